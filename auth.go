@@ -1,0 +1,463 @@
+package b24
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Credentials authorise the client's calls to one portal. [*Webhook] and
+// [*OAuth] implement it; the interface is sealed so the client can rely on
+// how each kind signs a request and refreshes.
+type Credentials interface {
+	// authorize returns the URL to POST method to and, for OAuth, the access
+	// token to send with it.
+	authorize(ctx context.Context, h tokenFetcher, method string) (reqURL, token string, err error)
+	// tokenRejected tells the credentials the portal refused token as
+	// expired; it refreshes (once, shared by all callers) or returns an error.
+	tokenRejected(ctx context.Context, h tokenFetcher, token string) error
+	// urls lists the endpoints the credentials talk to, for the https check.
+	urls() []*url.URL
+}
+
+// tokenFetcher performs a GET to the token endpoint and returns the status
+// and (size-capped) body. The client supplies it, so refreshes share its
+// transport, timeouts and logging rules.
+type tokenFetcher interface {
+	fetchToken(ctx context.Context, tokenURL string) (status int, body []byte, err error)
+}
+
+// Webhook is an incoming-webhook credential: a URL of the form
+// https://HOST/rest/USER/SECRET/ that carries its secret in the path. Its
+// String method redacts the secret. A Webhook is immutable and safe for
+// concurrent use.
+type Webhook struct {
+	base   *url.URL // https://HOST/[prefix/]rest/USER/SECRET/
+	userID string
+}
+
+var (
+	webhookUserRe   = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
+	webhookSecretRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+)
+
+// NewWebhook parses and validates an incoming-webhook URL such as
+// "https://example.bitrix24.com/rest/1/abcdef123/". The trailing slash is
+// optional and a method pasted after the secret ("…/abcdef123/profile.json")
+// is dropped. Errors match [ErrInvalidInput] and never repeat the secret.
+func NewWebhook(webhookURL string) (*Webhook, error) {
+	raw := strings.TrimSpace(webhookURL)
+	if raw == "" {
+		return nil, invalidInput("webhook url is empty")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, invalidInput("webhook url does not parse")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, invalidInput("webhook url must start with https://")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, invalidInput("webhook url has no host")
+	}
+	if u.User != nil {
+		return nil, invalidInput("webhook url must not contain user info")
+	}
+	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+	rest := -1
+	for i, s := range segs {
+		if s == "rest" {
+			rest = i
+			break
+		}
+	}
+	if rest < 0 || len(segs) < rest+3 {
+		return nil, invalidInput("webhook url must look like https://HOST/rest/USER/SECRET/")
+	}
+	user, secret := segs[rest+1], segs[rest+2]
+	if !webhookUserRe.MatchString(user) {
+		return nil, invalidInput("webhook url has an invalid user id")
+	}
+	if !webhookSecretRe.MatchString(secret) {
+		return nil, invalidInput("webhook url has an invalid secret")
+	}
+	switch extra := segs[rest+3:]; {
+	case len(extra) > 1:
+		return nil, invalidInput("webhook url has unexpected path segments after the secret")
+	case len(extra) == 1 && !methodRe.MatchString(strings.TrimSuffix(strings.TrimSuffix(extra[0], ".json"), ".xml")):
+		return nil, invalidInput("webhook url has an unexpected path segment after the secret")
+	}
+	base := &url.URL{
+		Scheme: u.Scheme,
+		Host:   u.Host,
+		Path:   "/" + strings.Join(segs[:rest+3], "/") + "/",
+	}
+	return &Webhook{base: base, userID: user}, nil
+}
+
+// String returns the webhook URL with its secret replaced by "***".
+func (w *Webhook) String() string {
+	if w == nil || w.base == nil {
+		return "<nil webhook>"
+	}
+	return redactURL(w.base)
+}
+
+// Host returns the portal's host name (and port, if any).
+func (w *Webhook) Host() string { return w.base.Host }
+
+func (w *Webhook) authorize(_ context.Context, _ tokenFetcher, method string) (string, string, error) {
+	return w.base.String() + method + ".json", "", nil
+}
+
+func (w *Webhook) tokenRejected(context.Context, tokenFetcher, string) error {
+	// A webhook has no token to refresh; the portal's answer stands.
+	return nil
+}
+
+func (w *Webhook) urls() []*url.URL { return []*url.URL{w.base} }
+
+// DefaultTokenURL is Bitrix24's OAuth server, used when OAuthConfig.TokenURL
+// is empty.
+const DefaultTokenURL = "https://oauth.bitrix.info/oauth/token/"
+
+// refreshMargin is how long before expiry a token counts as expired. Access
+// tokens live an hour; a minute avoids sending one that dies in flight.
+const refreshMargin = time.Minute
+
+// refreshTimeout bounds one refresh request, which runs detached from the
+// caller that started it so that other waiters are not failed by its cancel.
+const refreshTimeout = 30 * time.Second
+
+// OAuthConfig configures an [OAuth] credential.
+type OAuthConfig struct {
+	Endpoint     string // portal REST endpoint: the client_endpoint, e.g. "https://HOST/rest/"
+	ClientID     string
+	ClientSecret string
+	TokenURL     string // default DefaultTokenURL
+	Token        Token  // the current pair
+	// OnRefresh receives every rotated pair before it is used. Persist it:
+	// the previous refresh token is dead from that moment on. If OnRefresh
+	// fails, the call that needed the refresh fails too, the new pair is
+	// kept in memory only, and OnRefresh is offered it again before its
+	// next use.
+	OnRefresh func(ctx context.Context, t Token) error
+	// Store, if set, shares the token pair between processes (see
+	// [TokenStore]); the b24redis module provides one.
+	Store TokenStore
+}
+
+// Token is an OAuth access/refresh token pair.
+type Token struct {
+	AccessToken, RefreshToken string
+	Expiry                    time.Time // zero: unknown, treated as valid until the portal says otherwise
+}
+
+// String hides the tokens, so a Token can be logged by mistake safely.
+func (t Token) String() string {
+	return fmt.Sprintf("b24.Token{expiry: %s}", t.Expiry.Format(time.RFC3339))
+}
+
+// GoString hides the tokens from %#v as well.
+func (t Token) GoString() string { return t.String() }
+
+// TokenStore shares one OAuth token pair between processes. Bitrix24 rotates
+// the refresh token on every refresh and the old one dies at once, so only
+// one process may refresh at a time and the others must adopt its result.
+//
+// With a store, a refresh runs as: Lock; Load; if the loaded access token
+// differs from the one the portal refused, adopt it; otherwise refresh
+// with the loaded refresh token, Save the new pair, call OnRefresh; unlock.
+type TokenStore interface {
+	// Load returns the newest pair saved by any process.
+	Load(ctx context.Context) (Token, error)
+	// Save persists a freshly rotated pair. It is called while the lock is held.
+	Save(ctx context.Context, t Token) error
+	// Lock acquires the exclusive right to refresh (with an expiry, so a
+	// crashed holder does not strand the pair). unlock releases it.
+	Lock(ctx context.Context) (unlock func(), err error)
+}
+
+// OAuth is an OAuth 2.0 application credential. It refreshes the access
+// token through TokenURL when it is within a minute of expiry or the portal
+// answers expired_token; concurrent callers share a single refresh. An OAuth
+// is safe for concurrent use and may be shared by several clients of the
+// same portal.
+type OAuth struct {
+	endpoint *url.URL
+	tokenURL *url.URL
+	clientID string
+	secret   string
+	onSave   func(ctx context.Context, t Token) error
+	store    TokenStore
+	now      func() time.Time
+
+	mu       sync.Mutex
+	tok      Token
+	unsaved  bool // tok came from a refresh whose OnRefresh failed
+	inflight *refreshFlight
+}
+
+// refreshFlight is one refresh shared by every caller that needs it.
+type refreshFlight struct {
+	done chan struct{}
+	tok  Token
+	err  error
+}
+
+// NewOAuth validates cfg and returns the credential.
+func NewOAuth(cfg OAuthConfig) (*OAuth, error) {
+	ep, err := parseHTTPURL(cfg.Endpoint, "oauth endpoint")
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasSuffix(ep.Path, "/") {
+		ep.Path += "/"
+	}
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = DefaultTokenURL
+	}
+	tu, err := parseHTTPURL(tokenURL, "oauth token url")
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, invalidInput("oauth client id and client secret are required")
+	}
+	if cfg.Token.AccessToken == "" && cfg.Token.RefreshToken == "" {
+		return nil, invalidInput("oauth token pair is empty")
+	}
+	return &OAuth{
+		endpoint: ep, tokenURL: tu,
+		clientID: cfg.ClientID, secret: cfg.ClientSecret,
+		onSave: cfg.OnRefresh, store: cfg.Store,
+		now: time.Now, tok: cfg.Token,
+	}, nil
+}
+
+func parseHTTPURL(raw, what string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || raw == "" {
+		return nil, invalidInput("%s is missing or does not parse", what)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, invalidInput("%s must start with https://", what)
+	}
+	if u.Host == "" || u.User != nil {
+		return nil, invalidInput("%s must be an absolute url with a host and no user info", what)
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+// Token returns the current pair (for example to persist it at shutdown).
+func (o *OAuth) Token() Token {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.tok
+}
+
+func (o *OAuth) urls() []*url.URL { return []*url.URL{o.endpoint, o.tokenURL} }
+
+func (o *OAuth) authorize(ctx context.Context, h tokenFetcher, method string) (string, string, error) {
+	o.mu.Lock()
+	tok, unsaved := o.tok, o.unsaved
+	o.mu.Unlock()
+	if unsaved {
+		if err := o.retrySave(ctx, tok); err != nil {
+			return "", "", err
+		}
+	}
+	if tok.AccessToken == "" || (!tok.Expiry.IsZero() && o.now().Add(refreshMargin).After(tok.Expiry)) {
+		var err error
+		if tok, err = o.refresh(ctx, h, tok.AccessToken); err != nil {
+			return "", "", err
+		}
+	}
+	return o.endpoint.String() + method, tok.AccessToken, nil
+}
+
+func (o *OAuth) tokenRejected(ctx context.Context, h tokenFetcher, token string) error {
+	_, err := o.refresh(ctx, h, token)
+	return err
+}
+
+// retrySave offers a pair whose OnRefresh failed to the hook again.
+func (o *OAuth) retrySave(ctx context.Context, tok Token) error {
+	if err := o.onSave(ctx, tok); err != nil {
+		return fmt.Errorf("b24: saving the rotated oauth token failed (it is kept in memory): %w", err)
+	}
+	o.mu.Lock()
+	if o.tok.AccessToken == tok.AccessToken {
+		o.unsaved = false
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// refresh replaces the pair whose access token is stale, once for all
+// concurrent callers. A caller whose ctx ends stops waiting; the refresh
+// itself goes on for the others.
+func (o *OAuth) refresh(ctx context.Context, h tokenFetcher, stale string) (Token, error) {
+	o.mu.Lock()
+	if o.tok.AccessToken != stale && o.tok.AccessToken != "" && !o.unsaved {
+		tok := o.tok // someone refreshed since the caller read the token
+		o.mu.Unlock()
+		return tok, nil
+	}
+	f := o.inflight
+	if f == nil {
+		f = &refreshFlight{done: make(chan struct{})}
+		o.inflight = f
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		go func() {
+			defer cancel()
+			f.tok, f.err = o.runRefresh(rctx, h, stale)
+			o.mu.Lock()
+			o.inflight = nil
+			o.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	o.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
+}
+
+// runRefresh performs one refresh, through the shared store when there is one.
+func (o *OAuth) runRefresh(ctx context.Context, h tokenFetcher, stale string) (Token, error) {
+	if o.store == nil {
+		o.mu.Lock()
+		cur := o.tok
+		o.mu.Unlock()
+		return o.rotate(ctx, h, cur.RefreshToken)
+	}
+	unlock, err := o.store.Lock(ctx)
+	if err != nil {
+		return Token{}, fmt.Errorf("b24: token store lock: %w", err)
+	}
+	defer unlock()
+	cur, err := o.store.Load(ctx)
+	if err != nil {
+		return Token{}, fmt.Errorf("b24: token store load: %w", err)
+	}
+	fresh := cur.Expiry.IsZero() || o.now().Add(refreshMargin).Before(cur.Expiry)
+	if cur.AccessToken != "" && cur.AccessToken != stale && fresh {
+		o.mu.Lock()
+		o.tok, o.unsaved = cur, false
+		o.mu.Unlock()
+		return cur, nil // another process refreshed already
+	}
+	if cur.RefreshToken == "" {
+		o.mu.Lock()
+		cur = o.tok
+		o.mu.Unlock()
+	}
+	return o.rotate(ctx, h, cur.RefreshToken)
+}
+
+// tokenResponse is the token endpoint's answer.
+type tokenResponse struct {
+	AccessToken      string      `json:"access_token"`
+	RefreshToken     string      `json:"refresh_token"`
+	Expires          flexInt     `json:"expires"`
+	ExpiresIn        flexInt     `json:"expires_in"`
+	Error            flexString  `json:"error"`
+	ErrorDescription string      `json:"error_description"`
+	ClientEndpoint   string      `json:"client_endpoint"`
+}
+
+// rotate exchanges refreshToken for a new pair, persists it (store, then
+// OnRefresh) and installs it.
+func (o *OAuth) rotate(ctx context.Context, h tokenFetcher, refreshToken string) (Token, error) {
+	if refreshToken == "" {
+		return Token{}, &TokenError{Code: "invalid_grant", Description: "no refresh token available"}
+	}
+	q := url.Values{}
+	q.Set("grant_type", "refresh_token")
+	q.Set("client_id", o.clientID)
+	q.Set("client_secret", o.secret)
+	q.Set("refresh_token", refreshToken)
+	u := *o.tokenURL
+	u.RawQuery = q.Encode()
+	status, body, err := h.fetchToken(ctx, u.String())
+	if err != nil {
+		return Token{}, fmt.Errorf("b24: token refresh: %w", err)
+	}
+	var tr tokenResponse
+	jsonErr := json.Unmarshal(body, &tr)
+	if tr.Error != "" || status >= 400 {
+		code := string(tr.Error)
+		if code == "" {
+			code = "http_error"
+		}
+		return Token{}, &TokenError{StatusCode: status, Code: code, Description: redactSecrets(tr.ErrorDescription, o.secret, refreshToken)}
+	}
+	if jsonErr != nil || tr.AccessToken == "" || tr.RefreshToken == "" {
+		return Token{}, &TokenError{StatusCode: status, Code: "invalid_response", Description: "token endpoint answered without a token pair"}
+	}
+	tok := Token{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken}
+	switch {
+	case tr.Expires > 0:
+		tok.Expiry = time.Unix(int64(tr.Expires), 0)
+	case tr.ExpiresIn > 0:
+		tok.Expiry = o.now().Add(time.Duration(tr.ExpiresIn) * time.Second)
+	}
+	var saveErr error
+	if o.store != nil {
+		if err := o.store.Save(ctx, tok); err != nil {
+			saveErr = fmt.Errorf("b24: token store save: %w", err)
+		}
+	}
+	if saveErr == nil && o.onSave != nil {
+		if err := o.onSave(ctx, tok); err != nil {
+			saveErr = fmt.Errorf("b24: saving the rotated oauth token failed (it is kept in memory): %w", err)
+		}
+	}
+	o.mu.Lock()
+	o.tok, o.unsaved = tok, saveErr != nil && o.onSave != nil
+	o.mu.Unlock()
+	if saveErr != nil {
+		return Token{}, saveErr
+	}
+	return tok, nil
+}
+
+// redactSecrets removes any of secrets from s.
+func redactSecrets(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// redactURL renders u with the webhook secret (the path segment after the
+// user id under /rest/) and any query replaced.
+func redactURL(u *url.URL) string {
+	c := *u
+	segs := strings.Split(c.Path, "/")
+	for i, s := range segs {
+		if s == "rest" && i+2 < len(segs) && segs[i+2] != "" {
+			segs[i+2] = "***"
+			break
+		}
+	}
+	c.Path = strings.Join(segs, "/")
+	c.RawPath = ""
+	if c.RawQuery != "" {
+		c.RawQuery = "***"
+	}
+	return strings.Replace(c.String(), "%2A%2A%2A", "***", -1)
+}

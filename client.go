@@ -1,0 +1,434 @@
+package b24
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+)
+
+// Version is the SDK version, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// defaultMaxResponseBytes caps how much of a response body is read. A full
+// batch of 50 list commands stays far below it.
+const defaultMaxResponseBytes = 64 << 20
+
+// Client calls one Bitrix24 portal. Every request of a client, retries
+// included, passes through the same pipeline: the request-rate limiter, the
+// per-method operating-time budget, then HTTP. A Client is safe for
+// concurrent use by multiple goroutines; create one per portal and share it.
+type Client struct {
+	creds   Credentials
+	http    *resty.Client
+	limiter Limiter
+	budget  OperatingBudget
+	log     *slog.Logger
+	retry   RetryPolicy
+	ua      string
+	maxBody int64
+	sleep   func(ctx context.Context, d time.Duration) error
+
+	// CRMItem imports and reads CRM items (crm.item.*).
+	CRMItem *CRMItemService
+}
+
+// service is the shared base of the client's services.
+type service struct{ client *Client }
+
+// Option configures a [Client]. Options are applied in full before the client
+// is built, so their order never matters; an invalid value makes [NewClient]
+// return an error.
+type Option func(*config) error
+
+type config struct {
+	httpClient *http.Client
+	rate       float64
+	burst      int
+	limiter    Limiter
+	opBudget   time.Duration
+	opWindow   time.Duration
+	budget     OperatingBudget
+	logger     *slog.Logger
+	allowHTTP  bool
+	retry      RetryPolicy
+	userAgent  string
+	maxBody    int64
+	sleep      func(ctx context.Context, d time.Duration) error // tests replace it
+	now        func() time.Time                                 // tests replace it
+}
+
+// WithHTTPClient sets the HTTP client used for requests. The client is copied
+// and its redirect policy replaced (credentials never follow a redirect), so
+// the caller's value is not modified.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return invalidInput("WithHTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithRateLimit sets the portal's request-rate bucket: perSecond requests per
+// second on average, at most burst at once. The default, 2 and 50, matches
+// Bitrix24 cloud plans; Enterprise plans allow 5 and 250. The client keeps a
+// small safety margin under burst (a tenth, at least one request) so that
+// network jitter cannot push the portal's own bucket over its edge.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(c *config) error {
+		if !(perSecond > 0) || perSecond > 1e9 {
+			return invalidInput("WithRateLimit: rate must be positive, got %v", perSecond)
+		}
+		if burst < 1 {
+			return invalidInput("WithRateLimit: burst must be at least 1, got %d", burst)
+		}
+		c.rate, c.burst = perSecond, burst
+		return nil
+	}
+}
+
+// WithOperatingLimit sets the per-method operating-time budget: at most budget
+// seconds of server time per method within window. The default is 480 s per
+// 10 minutes, the cloud's value.
+func WithOperatingLimit(budget, window time.Duration) Option {
+	return func(c *config) error {
+		if budget <= 0 || window <= 0 {
+			return invalidInput("WithOperatingLimit: budget and window must be positive")
+		}
+		c.opBudget, c.opWindow = budget, window
+		return nil
+	}
+}
+
+// WithLimiter replaces the client's own request-rate limiter with l, so that
+// several clients of the same portal (and source IP) share one bucket.
+// [NewLimiter] builds an in-process one; the b24redis module shares one
+// between processes.
+func WithLimiter(l Limiter) Option {
+	return func(c *config) error {
+		if l == nil {
+			return invalidInput("WithLimiter: nil limiter")
+		}
+		c.limiter = l
+		return nil
+	}
+}
+
+// WithOperatingBudget replaces the client's own operating-time budget with b,
+// so that several clients (or processes) pool what they learn about each
+// method's consumption. [NewOperatingBudget] builds an in-process one.
+func WithOperatingBudget(b OperatingBudget) Option {
+	return func(c *config) error {
+		if b == nil {
+			return invalidInput("WithOperatingBudget: nil budget")
+		}
+		c.budget = b
+		return nil
+	}
+}
+
+// WithLogger sets the logger. By default the client logs nothing. It logs one
+// debug record per attempt (method, status, attempt, wait) and a warning per
+// throttle or retry; never a token, secret, webhook path or body.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return invalidInput("WithLogger: nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithAllowHTTP permits http:// endpoints, for local fakes such as b24test.
+// Without it every endpoint must be https.
+func WithAllowHTTP() Option {
+	return func(c *config) error {
+		c.allowHTTP = true
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy; zero fields keep their defaults.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) error {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.AttemptTimeout < 0 {
+			return invalidInput("WithRetry: negative values are not allowed")
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header ("b24-go/VERSION" by default).
+func WithUserAgent(ua string) Option {
+	return func(c *config) error {
+		if strings.TrimSpace(ua) == "" || strings.ContainsAny(ua, "\r\n") {
+			return invalidInput("WithUserAgent: empty or multi-line user agent")
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithMaxResponseSize caps how many bytes of a response body are read
+// (64 MiB by default); a larger answer fails with [ErrResponseTooLarge].
+func WithMaxResponseSize(n int64) Option {
+	return func(c *config) error {
+		if n < 1024 {
+			return invalidInput("WithMaxResponseSize: at least 1024 bytes")
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// NewClient returns a client for the portal the credentials point at.
+func NewClient(creds Credentials, opts ...Option) (*Client, error) {
+	if creds == nil || isNilCreds(creds) {
+		return nil, invalidInput("NewClient: nil credentials")
+	}
+	cfg := config{
+		rate: 2, burst: 50,
+		opBudget: 480 * time.Second, opWindow: 10 * time.Minute,
+		userAgent: "b24-go/" + Version,
+		maxBody:   defaultMaxResponseBytes,
+		sleep:     sleepCtx,
+		now:       time.Now,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range creds.urls() {
+		if u.Scheme != "https" && !cfg.allowHTTP {
+			return nil, invalidInput("NewClient: %s uses http; use https or WithAllowHTTP for local fakes", u.Host)
+		}
+	}
+	hc := &http.Client{}
+	if cfg.httpClient != nil {
+		copied := *cfg.httpClient
+		hc = &copied
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	r := resty.NewWithClient(hc)
+	r.SetLogger(discardRestyLogger{})
+	r.SetRetryCount(0)
+
+	c := &Client{
+		creds:   creds,
+		http:    r,
+		limiter: cfg.limiter,
+		budget:  cfg.budget,
+		log:     cfg.logger,
+		retry:   cfg.retry.withDefaults(),
+		ua:      cfg.userAgent,
+		maxBody: cfg.maxBody,
+		sleep:   cfg.sleep,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.limiter == nil {
+		c.limiter = NewLimiter(cfg.rate, cfg.burst)
+	}
+	if c.budget == nil {
+		c.budget = newOperatingBudget(cfg.opBudget, cfg.opWindow, cfg.now)
+	}
+	c.CRMItem = &CRMItemService{client: c}
+	return c, nil
+}
+
+func isNilCreds(c Credentials) bool {
+	switch v := c.(type) {
+	case *Webhook:
+		return v == nil || v.base == nil
+	case *OAuth:
+		return v == nil || v.endpoint == nil
+	}
+	return false
+}
+
+// methodRe accepts REST method names such as "crm.item.batchImport".
+var methodRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
+
+func checkMethod(method string) error {
+	if len(method) == 0 || len(method) > 200 || !methodRe.MatchString(method) {
+		return invalidInput("method name %q is not a REST method", truncate(method, 60))
+	}
+	return nil
+}
+
+// Call invokes a REST method with params (marshalled to a JSON object; nil
+// sends none) and decodes the "result" member of the answer into result
+// (ignored when nil). Requests refused before execution are retried per the
+// [RetryPolicy]; a write whose outcome is unknown is not repeated and
+// returns an error matching [ErrOutcomeUnknown].
+func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	env, err := c.do(ctx, method, params)
+	if err != nil {
+		return err
+	}
+	if result == nil {
+		return nil
+	}
+	if err := decodeResult(env.Result, result); err != nil {
+		return fmt.Errorf("b24: %s: decoding result: %w", method, err)
+	}
+	return nil
+}
+
+// marshalParams encodes params as a JSON object.
+func marshalParams(params any) ([]byte, error) {
+	if params == nil {
+		return []byte("{}"), nil
+	}
+	if raw, ok := params.(json.RawMessage); ok {
+		params = []byte(raw)
+	}
+	var body []byte
+	if b, ok := params.([]byte); ok {
+		if !json.Valid(b) {
+			return nil, invalidInput("params are not valid json")
+		}
+		body = b
+	} else {
+		var err error
+		if body, err = json.Marshal(params); err != nil {
+			return nil, invalidInput("params cannot be encoded as json: %v", err)
+		}
+	}
+	body = bytes.TrimSpace(body)
+	if bytes.Equal(body, []byte("null")) {
+		return []byte("{}"), nil
+	}
+	if len(body) == 0 || body[0] != '{' {
+		return nil, invalidInput("params must encode to a json object")
+	}
+	return body, nil
+}
+
+// withAuth adds "auth": token to a JSON object body.
+func withAuth(body []byte, token string) []byte {
+	tok, _ := json.Marshal(token)
+	out := make([]byte, 0, len(body)+len(tok)+10)
+	out = append(out, `{"auth":`...)
+	out = append(out, tok...)
+	rest := bytes.TrimSpace(body[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}
+
+// rawResponse is what one HTTP exchange produced.
+type rawResponse struct {
+	status   int
+	location string
+	body     []byte
+}
+
+// send performs one POST. wrote reports whether the request was written to
+// the connection: an error before that point means the portal never saw it.
+func (c *Client) send(ctx context.Context, reqURL string, body []byte) (resp rawResponse, wrote bool, err error) {
+	ctx, wroteFlag := traceWrite(ctx)
+	r, err := c.http.R().
+		SetContext(ctx).
+		SetHeader("Content-Type", "application/json").
+		SetHeader("Accept", "application/json").
+		SetHeader("User-Agent", c.ua).
+		SetBody(body).
+		SetDoNotParseResponse(true).
+		Post(reqURL)
+	if err != nil {
+		return resp, wroteFlag.Load(), scrubURLError(err)
+	}
+	raw := r.RawBody()
+	defer raw.Close()
+	resp.status = r.StatusCode()
+	resp.location = r.Header().Get("Location")
+	resp.body, err = readCapped(raw, c.maxBody)
+	return resp, true, err
+}
+
+// fetchToken implements tokenFetcher for OAuth refreshes.
+func (c *Client) fetchToken(ctx context.Context, tokenURL string) (int, []byte, error) {
+	r, err := c.http.R().
+		SetContext(ctx).
+		SetHeader("Accept", "application/json").
+		SetHeader("User-Agent", c.ua).
+		SetDoNotParseResponse(true).
+		Get(tokenURL)
+	if err != nil {
+		return 0, nil, scrubURLError(err)
+	}
+	raw := r.RawBody()
+	defer raw.Close()
+	if r.StatusCode() >= 300 && r.StatusCode() < 400 {
+		return r.StatusCode(), nil, fmt.Errorf("b24: token endpoint redirected (http %d); not followed", r.StatusCode())
+	}
+	body, err := readCapped(raw, 1<<20)
+	return r.StatusCode(), body, err
+}
+
+// readCapped reads at most limit bytes and fails beyond that.
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("b24: reading response: %w", scrubURLError(err))
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w (more than %d bytes)", ErrResponseTooLarge, limit)
+	}
+	return b, nil
+}
+
+// scrubURLError drops the request URL from transport errors: webhook URLs
+// carry their secret in the path and token URLs carry the client secret.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: "(redacted)", Err: ue.Err}
+	}
+	return err
+}
+
+// movedLocation reduces a redirect target to scheme://host, dropping any
+// path, which may contain a secret.
+func movedLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "(unknown address)"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// discardRestyLogger keeps resty silent: its messages may contain URLs.
+type discardRestyLogger struct{}
+
+func (discardRestyLogger) Errorf(string, ...any) {}
+func (discardRestyLogger) Warnf(string, ...any)  {}
+func (discardRestyLogger) Debugf(string, ...any) {}

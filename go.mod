@@ -1,0 +1,10 @@
+module github.com/b24kit/b24
+
+go 1.24.0
+
+require (
+	github.com/go-resty/resty/v2 v2.17.2
+	golang.org/x/time v0.14.0
+)
+
+require golang.org/x/net v0.43.0 // indirect

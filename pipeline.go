@@ -1,0 +1,242 @@
+package b24
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// verdict is what the pipeline does after one attempt.
+type verdict int
+
+const (
+	verdictDone     verdict = iota // success: return the envelope
+	verdictFatal                   // return the error as it is
+	verdictRetry                   // refused before execution: safe to repeat
+	verdictUnknown                 // may have executed: repeat only reads
+	verdictRefresh                 // expired token: refresh, then repeat once
+	verdictThrottle                // operating limit: the budget already waits
+)
+
+// do runs one call through the pipeline (limiter, operating budget, HTTP,
+// classification, retries) and returns the decoded envelope.
+func (c *Client) do(ctx context.Context, method string, params any) (*envelope, error) {
+	if err := checkMethod(method); err != nil {
+		return nil, err
+	}
+	body, err := marshalParams(params)
+	if err != nil {
+		return nil, err
+	}
+	read := isReadMethod(method)
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("b24: %s: %w", method, err)
+		}
+		env, v, err := c.attempt(ctx, method, body, attempt)
+		switch v {
+		case verdictDone:
+			return env, nil
+		case verdictFatal:
+			return nil, err
+		case verdictUnknown:
+			if !read {
+				return nil, err
+			}
+		case verdictRefresh:
+			if refreshed {
+				return nil, err
+			}
+			refreshed = true
+			attempt-- // a refresh is not a failed attempt
+			continue
+		}
+		if attempt >= c.retry.MaxAttempts {
+			return nil, fmt.Errorf("b24: %s: giving up after %d attempts: %w", method, attempt, err)
+		}
+		wait := c.retry.backoff(attempt)
+		if v == verdictThrottle {
+			wait = 0 // the operating budget holds the next attempt until the reset
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying",
+			slog.String("method", method), slog.Int("attempt", attempt),
+			slog.String("reason", errorCode(err)), slog.Duration("wait", wait))
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("b24: %s: %w (last error: %v)", method, serr, err)
+		}
+	}
+}
+
+// attempt performs one try: wait for the limiter and the budget, sign,
+// send, classify.
+func (c *Client) attempt(ctx context.Context, method string, body []byte, attempt int) (*envelope, verdict, error) {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return nil, verdictFatal, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", method, err)
+	}
+	release, err := c.budget.Acquire(ctx, method)
+	if err != nil {
+		return nil, verdictFatal, fmt.Errorf("b24: %s: waiting for the operating budget: %w", method, err)
+	}
+	var (
+		respTime *ResponseTime
+		blocked  bool
+	)
+	defer func() { release(respTime, blocked) }()
+
+	reqURL, token, err := c.creds.authorize(ctx, c, method)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, verdictFatal, fmt.Errorf("b24: %s: %w", method, ctx.Err())
+		}
+		return nil, verdictFatal, err
+	}
+	payload := body
+	if token != "" {
+		payload = withAuth(body, token)
+	}
+	actx, cancel := context.WithTimeout(ctx, c.retry.AttemptTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, wrote, err := c.send(actx, reqURL, payload)
+	elapsed := time.Since(start)
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt failed",
+			slog.String("method", method), slog.Int("attempt", attempt),
+			slog.Bool("sent", wrote), slog.Duration("elapsed", elapsed))
+		return nil, c.classifyTransport(ctx, method, wrote, err)
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt",
+		slog.String("method", method), slog.Int("attempt", attempt),
+		slog.Int("status", resp.status), slog.Duration("elapsed", elapsed))
+
+	if resp.status >= 300 && resp.status < 400 {
+		return nil, verdictFatal, &PortalMovedError{Method: method, StatusCode: resp.status, Location: movedLocation(resp.location)}
+	}
+	env, ok := decodeEnvelope(resp.body)
+	respTime = env.Time
+	if !ok {
+		// Not a JSON answer: a proxy page, a truncated body.
+		apiErr := &APIError{StatusCode: resp.status, Code: "INVALID_RESPONSE", Method: method,
+			Description: "the answer is not a JSON object"}
+		if resp.status >= 500 || resp.status < 300 {
+			return nil, verdictUnknown, &OutcomeUnknownError{Method: method, Err: apiErr}
+		}
+		return nil, verdictFatal, apiErr
+	}
+	if env.Error == "" && resp.status < 300 {
+		return env, verdictDone, nil
+	}
+	apiErr := &APIError{StatusCode: resp.status, Code: string(env.Error), Description: string(env.ErrorDescription), Method: method}
+	if apiErr.Code == "" {
+		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.status)
+	}
+	return nil, c.classifyAPIError(ctx, apiErr, token, &blocked)
+}
+
+// classifyAPIError decides by error code (the status is unreliable).
+func (c *Client) classifyAPIError(ctx context.Context, e *APIError, token string, blocked *bool) (verdict, error) {
+	switch {
+	case strings.EqualFold(e.Code, CodeQueryLimitExceeded):
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: portal refused: query limit", slog.String("method", e.Method))
+		return verdictRetry, e
+	case strings.EqualFold(e.Code, CodeOperationTimeLimit):
+		*blocked = true
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: portal refused: operation time limit", slog.String("method", e.Method))
+		return verdictThrottle, e
+	case strings.EqualFold(e.Code, CodeExpiredToken):
+		if token == "" {
+			return verdictFatal, e
+		}
+		if err := c.creds.tokenRejected(ctx, c, token); err != nil {
+			return verdictFatal, err
+		}
+		return verdictRefresh, e
+	case e.outcomeUnknown():
+		return verdictUnknown, &OutcomeUnknownError{Method: e.Method, Err: e}
+	}
+	return verdictFatal, e
+}
+
+// classifyTransport sorts a transport failure into "never reached the
+// portal" (safe to repeat) and "may have executed".
+func (c *Client) classifyTransport(ctx context.Context, method string, wrote bool, err error) (verdict, error) {
+	if ctx.Err() != nil {
+		if wrote {
+			return verdictFatal, &OutcomeUnknownError{Method: method, Err: ctx.Err()}
+		}
+		return verdictFatal, fmt.Errorf("b24: %s: %w", method, ctx.Err())
+	}
+	if errors.Is(err, ErrResponseTooLarge) {
+		return verdictFatal, fmt.Errorf("b24: %s: %w", method, err)
+	}
+	if !wrote || isDialError(err) {
+		return verdictRetry, fmt.Errorf("b24: %s: request not delivered: %w", method, err)
+	}
+	return verdictUnknown, &OutcomeUnknownError{Method: method, Err: err}
+}
+
+// isDialError reports errors that happen before a connection exists.
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// traceWrite attaches a trace that records whether the request was fully
+// written to a connection.
+func traceWrite(ctx context.Context) (context.Context, *atomic.Bool) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaders: func() { wrote.Store(true) },
+	}
+	return httptrace.WithClientTrace(ctx, trace), &wrote
+}
+
+// readSuffixes are last segments of methods that only read.
+var readSuffixes = []string{"get", "list", "fields", "getlist", "getfields", "search"}
+
+// readMethods are whole method names that only read.
+var readMethods = map[string]bool{
+	"server.time": true, "profile": true, "scope": true, "methods": true,
+	"method.get": true, "app.info": true, "user.current": true, "feature.get": true,
+}
+
+// isReadMethod reports whether repeating method cannot change the portal,
+// so an answer lost in transit may be asked for again.
+func isReadMethod(method string) bool {
+	m := strings.ToLower(method)
+	if readMethods[m] {
+		return true
+	}
+	last := m[strings.LastIndexByte(m, '.')+1:]
+	for _, s := range readSuffixes {
+		if last == s {
+			return true
+		}
+	}
+	return false
+}
+
+// errorCode returns a short, secret-free reason for logs.
+func errorCode(err error) string {
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.Code
+	}
+	var unk *OutcomeUnknownError
+	if errors.As(err, &unk) {
+		return "outcome_unknown"
+	}
+	return "transport"
+}

@@ -1,0 +1,298 @@
+package b24
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limiter paces requests to a portal. Wait blocks until one request may be
+// sent or ctx is done. Implementations must be safe for concurrent use;
+// share one between all clients of a portal (and source IP), because the
+// portal counts requests per portal, not per client.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// tokenBucket is the in-process [Limiter], a token bucket from x/time/rate.
+type tokenBucket struct{ lim *rate.Limiter }
+
+// NewLimiter returns an in-process limiter for a portal whose leaky bucket
+// drains perSecond requests per second and refuses requests above burst.
+// It keeps a tenth of burst (at least one request) in reserve, so requests
+// that arrive at the portal closer together than they were sent (network
+// jitter) cannot overflow the portal's bucket. Non-positive values fall back
+// to the cloud defaults, 2 per second and 50.
+func NewLimiter(perSecond float64, burst int) Limiter {
+	if !(perSecond > 0) {
+		perSecond = 2
+	}
+	if burst < 1 {
+		burst = 50
+	}
+	return &tokenBucket{lim: rate.NewLimiter(rate.Limit(perSecond), safeBurst(burst))}
+}
+
+// safeBurst is burst less the jitter reserve.
+func safeBurst(burst int) int {
+	reserve := max(burst/10, 1)
+	if burst-reserve < 1 {
+		return 1
+	}
+	return burst - reserve
+}
+
+func (b *tokenBucket) Wait(ctx context.Context) error {
+	if err := b.lim.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The wait would outlast ctx's deadline: report it as the deadline.
+		return fmt.Errorf("b24: rate limiter: %w", context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// OperatingBudget paces each method against the portal's operating-time
+// limit (seconds of server time per method in a rolling window). Acquire
+// blocks until method may be called and returns a release function that the
+// caller must call once with the answer's time block (nil when the answer
+// had none) and whether the portal refused the call with
+// OPERATION_TIME_LIMIT. Implementations must be safe for concurrent use.
+type OperatingBudget interface {
+	Acquire(ctx context.Context, method string) (release func(t *ResponseTime, blocked bool), err error)
+}
+
+// NewOperatingBudget returns an in-process [OperatingBudget] for a portal
+// that allows budget seconds per method within window.
+func NewOperatingBudget(budget, window time.Duration) OperatingBudget {
+	return newOperatingBudget(budget, window, time.Now)
+}
+
+// operatingBudget tracks, per method, the portal's latest reading of
+// consumed time plus the calls in flight, and holds calls back when
+// starting another could cross the limit.
+type operatingBudget struct {
+	budget, window float64 // seconds
+	now            func() time.Time
+
+	mu      sync.Mutex
+	methods map[string]*methodState
+}
+
+type methodState struct {
+	operating float64   // last reading, seconds
+	readAt    float64   // portal's finish time of that reading (unix s)
+	resetAt   time.Time // when the oldest bucket drops; zero if unknown
+	probing   bool      // after a reset: one call at a time until a fresh reading
+	inflight  int
+	cost      float64   // moving average of one call's server time, seconds
+	blocked   time.Time // refused by the portal until then
+	changed   chan struct{}
+}
+
+func newOperatingBudget(budget, window time.Duration, now func() time.Time) *operatingBudget {
+	return &operatingBudget{
+		budget: budget.Seconds(), window: window.Seconds(), now: now,
+		methods: map[string]*methodState{},
+	}
+}
+
+func (b *operatingBudget) state(method string) *methodState {
+	m := b.methods[method]
+	if m == nil {
+		m = &methodState{changed: make(chan struct{})}
+		b.methods[method] = m
+	}
+	return m
+}
+
+// Acquire implements [OperatingBudget].
+func (b *operatingBudget) Acquire(ctx context.Context, method string) (func(*ResponseTime, bool), error) {
+	for {
+		b.mu.Lock()
+		m := b.state(method)
+		wait, until := b.admit(m)
+		if !wait {
+			m.inflight++
+			b.mu.Unlock()
+			return b.releaser(method), nil
+		}
+		changed := m.changed
+		b.mu.Unlock()
+		if err := waitUntil(ctx, b.now, until, changed); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// admit decides under b.mu whether a call may start now; if not it returns
+// the time to re-check (zero: when something changes).
+func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
+	now := b.now()
+	if now.Before(m.blocked) {
+		return true, m.blocked
+	}
+	if !m.resetAt.IsZero() && !now.Before(m.resetAt) && m.operating > 0 {
+		// The oldest minute dropped out; how much it held is unknown, so
+		// send one probe and trust the fresh reading it brings back.
+		m.probing = true
+		m.resetAt = time.Time{}
+	}
+	if m.probing {
+		if m.inflight > 0 {
+			return true, time.Time{}
+		}
+		return false, time.Time{}
+	}
+	predicted := m.operating + float64(m.inflight+1)*m.cost
+	if predicted <= b.budget || m.inflight == 0 && m.operating < b.budget {
+		return false, time.Time{}
+	}
+	if m.inflight > 0 {
+		return true, time.Time{} // a reading is on its way
+	}
+	if !m.resetAt.IsZero() {
+		return true, m.resetAt.Add(50 * time.Millisecond)
+	}
+	// No reset time reported: look again after a tenth of the window.
+	m.resetAt = now.Add(time.Duration(b.window / 10 * float64(time.Second)))
+	return true, m.resetAt
+}
+
+func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
+	var once sync.Once
+	return func(t *ResponseTime, blocked bool) {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			m := b.state(method)
+			m.inflight--
+			if blocked {
+				until := b.now().Add(time.Duration(b.window / 10 * float64(time.Second)))
+				if t != nil && !t.OperatingResetAt.IsZero() {
+					until = t.OperatingResetAt.Add(time.Second)
+				} else if !m.resetAt.IsZero() && m.resetAt.After(b.now()) {
+					until = m.resetAt.Add(time.Second)
+				}
+				m.blocked = until
+				m.operating = b.budget
+			}
+			if t != nil {
+				b.observe(m, t)
+			}
+			close(m.changed)
+			m.changed = make(chan struct{})
+		})
+	}
+}
+
+// observe folds one answer's time block into the method's state.
+func (b *operatingBudget) observe(m *methodState, t *ResponseTime) {
+	spent := t.Processing
+	if spent <= 0 {
+		spent = t.Duration
+	}
+	if spent > 0 {
+		if m.cost == 0 {
+			m.cost = spent
+		} else {
+			m.cost = 0.7*m.cost + 0.3*spent
+		}
+	}
+	if !t.HasOperating {
+		return
+	}
+	stamp := t.Finish
+	if stamp == 0 {
+		stamp = t.Start
+	}
+	if stamp < m.readAt {
+		return // an older answer overtaken by a newer one
+	}
+	m.readAt = stamp
+	m.operating = t.Operating
+	m.probing = false
+	if !t.OperatingResetAt.IsZero() {
+		m.resetAt = t.OperatingResetAt
+	}
+}
+
+// waitUntil blocks until the deadline passes (zero: no deadline), changed
+// is closed, or ctx is done.
+func waitUntil(ctx context.Context, now func() time.Time, deadline time.Time, changed <-chan struct{}) error {
+	var timer <-chan time.Time
+	if !deadline.IsZero() {
+		d := deadline.Sub(now())
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer:
+	case <-changed:
+	}
+	return nil
+}
+
+// RetryPolicy bounds the retries of requests that the portal refused before
+// executing them (and of reads whose outcome is unknown). Zero fields take
+// the defaults.
+type RetryPolicy struct {
+	MaxAttempts    int           // attempts per call, first included; default 8
+	BaseDelay      time.Duration // first backoff; default 500ms, doubling per attempt
+	MaxDelay       time.Duration // backoff cap; default 30s
+	AttemptTimeout time.Duration // one attempt's limit; default 75s (the portal cuts at 60s)
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = 8
+	}
+	if p.BaseDelay == 0 {
+		p.BaseDelay = 500 * time.Millisecond
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = 30 * time.Second
+	}
+	if p.AttemptTimeout == 0 {
+		p.AttemptTimeout = 75 * time.Second
+	}
+	return p
+}
+
+// backoff returns the wait after the given failed attempt (1-based):
+// exponential with "equal jitter", so waits never collapse to zero.
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	d := p.BaseDelay
+	for i := 1; i < attempt && d < p.MaxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxDelay)
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// sleepCtx waits for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
