@@ -111,7 +111,8 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte, attemp
 		c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt failed",
 			slog.String("method", method), slog.Int("attempt", attempt),
 			slog.Bool("sent", wrote), slog.Duration("elapsed", elapsed))
-		return nil, c.classifyTransport(ctx, method, wrote, err)
+		v, err := c.classifyTransport(ctx, method, wrote, err)
+		return nil, v, err
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt",
 		slog.String("method", method), slog.Int("attempt", attempt),
@@ -138,7 +139,8 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte, attemp
 	if apiErr.Code == "" {
 		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.status)
 	}
-	return nil, c.classifyAPIError(ctx, apiErr, token, &blocked)
+	v, err := c.classifyAPIError(ctx, apiErr, token, &blocked)
+	return nil, v, err
 }
 
 // classifyAPIError decides by error code (the status is unreliable).
