@@ -23,6 +23,8 @@ type Credentials interface {
 	tokenRejected(ctx context.Context, h tokenFetcher, token string) error
 	// urls lists the endpoints the credentials talk to, for the https check.
 	urls() []*url.URL
+	// secrets lists the values that must never appear in an error or log.
+	secrets() []string
 }
 
 // tokenFetcher performs a GET to the token endpoint and returns the status
@@ -121,6 +123,11 @@ func (w *Webhook) tokenRejected(context.Context, tokenFetcher, string) error {
 }
 
 func (w *Webhook) urls() []*url.URL { return []*url.URL{w.base} }
+
+func (w *Webhook) secrets() []string {
+	segs := strings.Split(strings.Trim(w.base.Path, "/"), "/")
+	return []string{segs[len(segs)-1]}
+}
 
 // DefaultTokenURL is Bitrix24's OAuth server, used when OAuthConfig.TokenURL
 // is empty.
@@ -265,6 +272,12 @@ func (o *OAuth) Token() Token {
 
 func (o *OAuth) urls() []*url.URL { return []*url.URL{o.endpoint, o.tokenURL} }
 
+func (o *OAuth) secrets() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return []string{o.secret, o.tok.AccessToken, o.tok.RefreshToken}
+}
+
 func (o *OAuth) authorize(ctx context.Context, h tokenFetcher, method string) (string, string, error) {
 	o.mu.Lock()
 	tok, unsaved := o.tok, o.unsaved
@@ -368,13 +381,13 @@ func (o *OAuth) runRefresh(ctx context.Context, h tokenFetcher, stale string) (T
 
 // tokenResponse is the token endpoint's answer.
 type tokenResponse struct {
-	AccessToken      string      `json:"access_token"`
-	RefreshToken     string      `json:"refresh_token"`
-	Expires          flexInt     `json:"expires"`
-	ExpiresIn        flexInt     `json:"expires_in"`
-	Error            flexString  `json:"error"`
-	ErrorDescription string      `json:"error_description"`
-	ClientEndpoint   string      `json:"client_endpoint"`
+	AccessToken      string     `json:"access_token"`
+	RefreshToken     string     `json:"refresh_token"`
+	Expires          flexInt    `json:"expires"`
+	ExpiresIn        flexInt    `json:"expires_in"`
+	Error            flexString `json:"error"`
+	ErrorDescription string     `json:"error_description"`
+	ClientEndpoint   string     `json:"client_endpoint"`
 }
 
 // rotate exchanges refreshToken for a new pair, persists it (store, then

@@ -4,7 +4,11 @@ go 1.24.0
 
 require (
 	github.com/go-resty/resty/v2 v2.17.2
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/time v0.14.0
 )
 
-require golang.org/x/net v0.43.0 // indirect
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/net v0.43.0 // indirect
+)

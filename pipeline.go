@@ -135,7 +135,8 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte, attemp
 	if env.Error == "" && resp.status < 300 {
 		return env, verdictDone, nil
 	}
-	apiErr := &APIError{StatusCode: resp.status, Code: string(env.Error), Description: string(env.ErrorDescription), Method: method}
+	apiErr := &APIError{StatusCode: resp.status, Code: truncate(string(env.Error), 100), Method: method,
+		Description: truncate(redactSecrets(string(env.ErrorDescription), c.creds.secrets()...), 2000)}
 	if apiErr.Code == "" {
 		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.status)
 	}
