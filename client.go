@@ -294,10 +294,17 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	return nil
 }
 
+// trustedJSON is a request body the SDK built itself; it skips the
+// validity check that user-supplied raw JSON gets.
+type trustedJSON []byte
+
 // marshalParams encodes params as a JSON object.
 func marshalParams(params any) ([]byte, error) {
 	if params == nil {
 		return []byte("{}"), nil
+	}
+	if t, ok := params.(trustedJSON); ok {
+		return t, nil
 	}
 	if raw, ok := params.(json.RawMessage); ok {
 		params = []byte(raw)

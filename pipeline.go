@@ -28,6 +28,15 @@ const (
 // do runs one call through the pipeline (limiter, operating budget, HTTP,
 // classification, retries) and returns the decoded envelope.
 func (c *Client) do(ctx context.Context, method string, params any) (*envelope, error) {
+	return c.doFlight(ctx, ctx, method, params)
+}
+
+// doFlight is do with two contexts: ctx governs every wait and whether a
+// new attempt starts; flight governs an HTTP exchange already under way.
+// The import engine passes a flight context that outlives a cancelled ctx
+// by one attempt, so a call that reached the portal finishes and its rows
+// are accounted for instead of ending unknown.
+func (c *Client) doFlight(ctx, flight context.Context, method string, params any) (*envelope, error) {
 	if err := checkMethod(method); err != nil {
 		return nil, err
 	}
@@ -41,7 +50,7 @@ func (c *Client) do(ctx context.Context, method string, params any) (*envelope, 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("b24: %s: %w", method, err)
 		}
-		env, v, err := c.attempt(ctx, method, body, attempt)
+		env, v, err := c.attempt(ctx, flight, method, body, attempt)
 		switch v {
 		case verdictDone:
 			return env, nil
@@ -77,7 +86,7 @@ func (c *Client) do(ctx context.Context, method string, params any) (*envelope, 
 
 // attempt performs one try: wait for the limiter and the budget, sign,
 // send, classify.
-func (c *Client) attempt(ctx context.Context, method string, body []byte, attempt int) (*envelope, verdict, error) {
+func (c *Client) attempt(ctx, flight context.Context, method string, body []byte, attempt int) (*envelope, verdict, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, verdictFatal, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", method, err)
 	}
@@ -98,11 +107,14 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte, attemp
 		}
 		return nil, verdictFatal, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, verdictFatal, fmt.Errorf("b24: %s: %w", method, err)
+	}
 	payload := body
 	if token != "" {
 		payload = withAuth(body, token)
 	}
-	actx, cancel := context.WithTimeout(ctx, c.retry.AttemptTimeout)
+	actx, cancel := context.WithTimeout(flight, c.retry.AttemptTimeout)
 	defer cancel()
 	start := time.Now()
 	resp, wrote, err := c.send(actx, reqURL, payload)
@@ -111,7 +123,7 @@ func (c *Client) attempt(ctx context.Context, method string, body []byte, attemp
 		c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt failed",
 			slog.String("method", method), slog.Int("attempt", attempt),
 			slog.Bool("sent", wrote), slog.Duration("elapsed", elapsed))
-		v, err := c.classifyTransport(ctx, method, wrote, err)
+		v, err := c.classifyTransport(ctx, flight, method, wrote, err)
 		return nil, v, err
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "b24: attempt",
@@ -170,12 +182,15 @@ func (c *Client) classifyAPIError(ctx context.Context, e *APIError, token string
 
 // classifyTransport sorts a transport failure into "never reached the
 // portal" (safe to repeat) and "may have executed".
-func (c *Client) classifyTransport(ctx context.Context, method string, wrote bool, err error) (verdict, error) {
-	if ctx.Err() != nil {
-		if wrote {
-			return verdictFatal, &OutcomeUnknownError{Method: method, Err: ctx.Err()}
+func (c *Client) classifyTransport(ctx, flight context.Context, method string, wrote bool, err error) (verdict, error) {
+	for _, cx := range []context.Context{flight, ctx} {
+		if cx.Err() == nil {
+			continue
 		}
-		return verdictFatal, fmt.Errorf("b24: %s: %w", method, ctx.Err())
+		if wrote {
+			return verdictFatal, &OutcomeUnknownError{Method: method, Err: cx.Err()}
+		}
+		return verdictFatal, fmt.Errorf("b24: %s: %w", method, cx.Err())
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
 		return verdictFatal, fmt.Errorf("b24: %s: %w", method, err)

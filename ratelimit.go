@@ -137,21 +137,19 @@ func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
 	if now.Before(m.blocked) {
 		return true, m.blocked
 	}
-	if !m.resetAt.IsZero() && !now.Before(m.resetAt) && m.operating > 0 {
+	predicted := m.operating + float64(m.inflight+1)*m.cost
+	fits := predicted <= b.budget || m.inflight == 0 && m.operating < b.budget
+	if fits && !m.probing {
+		return false, time.Time{}
+	}
+	if !m.resetAt.IsZero() && !now.Before(m.resetAt) {
 		// The oldest minute dropped out; how much it held is unknown, so
 		// send one probe and trust the fresh reading it brings back.
 		m.probing = true
 		m.resetAt = time.Time{}
 	}
 	if m.probing {
-		if m.inflight > 0 {
-			return true, time.Time{}
-		}
-		return false, time.Time{}
-	}
-	predicted := m.operating + float64(m.inflight+1)*m.cost
-	if predicted <= b.budget || m.inflight == 0 && m.operating < b.budget {
-		return false, time.Time{}
+		return m.inflight > 0, time.Time{}
 	}
 	if m.inflight > 0 {
 		return true, time.Time{} // a reading is on its way
@@ -181,6 +179,7 @@ func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
 				}
 				m.blocked = until
 				m.operating = b.budget
+				m.probing = true // after the block, one call tests the water
 			}
 			if t != nil {
 				b.observe(m, t)

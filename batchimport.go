@@ -1,0 +1,473 @@
+package b24
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MaxBatchImportSize is the most items one crm.item.batchImport call takes;
+// the portal refuses more with MAX_IMPORT_BATCH_SIZE_EXCEEDED.
+const MaxBatchImportSize = 20
+
+// DefaultConcurrency is how many import calls are in flight at once unless
+// [WithConcurrency] says otherwise. The portal's bucket admits 2 requests a
+// second and a full 20-item call takes it about 1-3 s, so 2 × latency calls
+// must be in flight to keep the bucket busy; 8 covers latencies up to 4 s
+// without holding many rows in memory. See BENCHMARKS.md for the
+// measurement behind it.
+const DefaultConcurrency = 8
+
+// maxReconcileRounds bounds how often the engine looks up and resends the
+// missing rows of a call whose outcome was unknown.
+const maxReconcileRounds = 4
+
+// ItemStatus is the outcome of one item of an import.
+type ItemStatus int
+
+// Item outcomes.
+const (
+	ItemImported ItemStatus = iota + 1 // created; ItemResult.ID holds its id
+	ItemRejected                       // refused by the portal or the local validator; Err is an *ItemError
+	ItemUnknown                        // sent, but whether it was created cannot be known (no dedup key)
+	ItemNotSent                        // never executed by the portal (cancelled, or the import stopped)
+)
+
+// String names the status.
+func (s ItemStatus) String() string {
+	switch s {
+	case ItemImported:
+		return "imported"
+	case ItemRejected:
+		return "rejected"
+	case ItemUnknown:
+		return "unknown"
+	case ItemNotSent:
+		return "not sent"
+	}
+	return "status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// ItemResult is the outcome of the item at Index of the input.
+type ItemResult struct {
+	Index  int
+	Status ItemStatus
+	ID     int64 // set when Status == ItemImported
+	Err    error // *ItemError when ItemRejected; the cause when ItemUnknown or ItemNotSent
+}
+
+// BatchImportResult holds one result per input item: Items[i] is about items[i].
+type BatchImportResult struct {
+	Items []ItemResult
+}
+
+// Counts returns how many items ended in each status.
+func (r *BatchImportResult) Counts() (imported, rejected, unknown, notSent int) {
+	for _, it := range r.Items {
+		switch it.Status {
+		case ItemImported:
+			imported++
+		case ItemRejected:
+			rejected++
+		case ItemUnknown:
+			unknown++
+		default:
+			notSent++
+		}
+	}
+	return
+}
+
+// Progress is a snapshot of a running import, passed to [WithProgress].
+type Progress struct {
+	Total    int // items in the input; -1 when unknown (streams)
+	Done     int // items with a final status
+	Imported int
+	Rejected int
+	Unknown  int
+	NotSent  int
+	Elapsed  time.Duration
+	// ItemsPerSecond is the rate of finished items since the start.
+	ItemsPerSecond float64
+	// ETA estimates the time left; zero when Total is unknown.
+	ETA time.Duration
+}
+
+// ImportOption configures one import.
+type ImportOption func(*importConfig) error
+
+type importConfig struct {
+	concurrency     int
+	chunkSize       int
+	progress        func(Progress)
+	originalUFNames bool
+	total           int
+	now             func() time.Time
+}
+
+// WithConcurrency sets how many calls may be in flight at once (default
+// [DefaultConcurrency]). Calls that carry history (CreatedTime) always go
+// one at a time, in input order.
+func WithConcurrency(n int) ImportOption {
+	return func(c *importConfig) error {
+		if n < 1 || n > 256 {
+			return invalidInput("WithConcurrency: %d is outside 1..256", n)
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// WithChunkSize sets the items per call, at most [MaxBatchImportSize] (the
+// default). Smaller calls finish sooner, which helps with very heavy items.
+func WithChunkSize(n int) ImportOption {
+	return func(c *importConfig) error {
+		if n < 1 || n > MaxBatchImportSize {
+			return invalidInput("WithChunkSize: %d is outside 1..%d", n, MaxBatchImportSize)
+		}
+		c.chunkSize = n
+		return nil
+	}
+}
+
+// WithProgress calls fn after every finished call with a snapshot of the
+// import. Calls to fn never overlap; fn should return quickly.
+func WithProgress(fn func(Progress)) ImportOption {
+	return func(c *importConfig) error {
+		c.progress = fn
+		return nil
+	}
+}
+
+// WithOriginalUFNames sends useOriginalUfNames=Y, so user fields may be
+// named UF_CRM_… instead of ufCrm….
+func WithOriginalUFNames() ImportOption {
+	return func(c *importConfig) error {
+		c.originalUFNames = true
+		return nil
+	}
+}
+
+// WithTotal tells a streaming import how many items to expect, for the ETA.
+func WithTotal(n int) ImportOption {
+	return func(c *importConfig) error {
+		if n < 0 {
+			return invalidInput("WithTotal: negative total")
+		}
+		c.total = n
+		return nil
+	}
+}
+
+// BatchImport imports items into the entity type with crm.item.batchImport,
+// 20 per call, several calls in flight, paced by the client's limits.
+//
+// It always returns a result with one entry per item, also together with an
+// error. The error is nil only when every item was imported; otherwise it is
+// an [*ImportError] counting the outcomes and wrapping the cause that
+// stopped the import, if any (so errors.Is(err, context.Canceled) works).
+//
+// Set OriginatorID and OriginID on each item (XMLID for invoices and smart
+// processes) and imports become exactly-once: when a call's outcome is
+// unknown (timeout, dropped connection, 5xx, a partial save) the engine
+// looks those keys up with crm.item.list, marks the rows that exist as
+// imported with their real IDs and resends only the missing ones. Without
+// keys such rows end [ItemUnknown]; nothing is ever resent blindly.
+func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTypeID, items []Item, opts ...ImportOption) (*BatchImportResult, error) {
+	res := &BatchImportResult{Items: make([]ItemResult, len(items))}
+	for i := range res.Items {
+		res.Items[i] = ItemResult{Index: i, Status: ItemNotSent}
+	}
+	seq := func(yield func(Item) bool) {
+		for _, it := range items {
+			if !yield(it) {
+				return
+			}
+		}
+	}
+	opts = append([]ImportOption{WithTotal(len(items))}, opts...)
+	var cause error
+	for r := range s.ImportSeq(ctx, entityTypeID, seq, opts...) {
+		if r.Index < 0 {
+			cause = r.Err // a setup error, reported before any item
+			continue
+		}
+		res.Items[r.Index] = r
+		if r.Status == ItemNotSent && r.Err != nil && cause == nil {
+			cause = r.Err
+		}
+	}
+	return res, summarize(res, cause)
+}
+
+// summarize builds the *ImportError for res, or nil when all were imported.
+func summarize(res *BatchImportResult, cause error) error {
+	imp, rej, unk, ns := res.Counts()
+	if rej == 0 && unk == 0 && ns == 0 && cause == nil {
+		return nil
+	}
+	if cause == nil && unk > 0 {
+		for _, it := range res.Items {
+			if it.Status == ItemUnknown {
+				cause = it.Err
+				break
+			}
+		}
+	}
+	return &ImportError{Imported: imp, Rejected: rej, Unknown: unk, NotSent: ns, Err: cause}
+}
+
+// ImportSeq is the streaming form of [CRMItemService.BatchImport]: it reads
+// items lazily and yields one result per item as calls complete (not in
+// input order; use ItemResult.Index). Memory stays bounded by the calls in
+// flight, whatever the input's size. Breaking out of the loop cancels the
+// import; rows not yet sent are then simply not imported.
+//
+// A problem with the options or the entity type is yielded once as a
+// result with Index -1 and Status ItemNotSent before anything is read.
+func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeID, items iter.Seq[Item], opts ...ImportOption) iter.Seq[ItemResult] {
+	return func(yield func(ItemResult) bool) {
+		cfg := importConfig{concurrency: DefaultConcurrency, chunkSize: MaxBatchImportSize, total: -1, now: time.Now}
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o(&cfg); err != nil {
+				yield(ItemResult{Index: -1, Status: ItemNotSent, Err: err})
+				return
+			}
+		}
+		if entityTypeID <= 0 {
+			yield(ItemResult{Index: -1, Status: ItemNotSent, Err: invalidInput("entity type id %d is not valid", int(entityTypeID))})
+			return
+		}
+		if items == nil {
+			return
+		}
+		e := newEngine(s.client, entityTypeID, cfg)
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		// flight outlives ctx by one attempt so a call that reached the portal
+		// is finished and accounted for; a consumer's break ends it too.
+		flight, endFlight := context.WithCancel(context.WithoutCancel(ctx))
+		defer endFlight()
+		out := make(chan []ItemResult, cfg.concurrency+1)
+		go e.run(ctx, flight, items, out)
+		for batch := range out {
+			for _, r := range batch {
+				if !yield(r) {
+					stop()
+					endFlight()
+					for range out { // let the engine wind down
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// pendingItem is an item with its input index and dedup key.
+type pendingItem struct {
+	index int
+	item  Item
+	key   dedupKey
+}
+
+type dedupKey struct {
+	originatorID, originID, xmlID string
+	ok                            bool
+}
+
+// chunk is the items of one call.
+type chunk struct {
+	items   []pendingItem
+	history bool // some item carries CreatedTime: send alone, in order
+}
+
+// engine runs one import.
+type engine struct {
+	c        *Client
+	et       EntityTypeID
+	cfg      importConfig
+	start    time.Time
+	mu       sync.Mutex // guards counts and serialises progress calls
+	counts   Progress
+	fatal    error // the cause that stopped the import
+	fatalMu  sync.Mutex
+	slots    chan struct{}
+	inflight sync.WaitGroup
+}
+
+func newEngine(c *Client, et EntityTypeID, cfg importConfig) *engine {
+	e := &engine{c: c, et: et, cfg: cfg, start: cfg.now(), slots: make(chan struct{}, cfg.concurrency)}
+	e.counts.Total = cfg.total
+	return e
+}
+
+// run validates and chunks the input, dispatches calls and closes out when
+// every result has been sent.
+func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan<- []ItemResult) {
+	defer close(out)
+	defer e.inflight.Wait()
+	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
+	cur := chunk{}
+	index := 0
+	flush := func() bool {
+		if len(cur.items) == 0 {
+			return true
+		}
+		ch := cur
+		cur = chunk{}
+		return e.dispatch(ctx, flight, ch, out)
+	}
+	stopped := false
+	for it := range items {
+		i := index
+		index++
+		if stopped {
+			e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
+			continue
+		}
+		if ierr := v.check(&it); ierr != nil {
+			ierr.Index = i
+			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
+			continue
+		}
+		p := pendingItem{index: i, item: it}
+		p.key.originatorID, p.key.originID, p.key.xmlID, p.key.ok = dedupKeyOf(e.et, &it)
+		hist := !it.CreatedTime.IsZero()
+		if hist != cur.history && len(cur.items) > 0 {
+			if !flush() {
+				stopped = true
+				e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
+				continue
+			}
+		}
+		cur.history = hist
+		cur.items = append(cur.items, p)
+		if len(cur.items) == e.cfg.chunkSize && !flush() {
+			stopped = true
+		}
+	}
+	if !stopped {
+		flush()
+	}
+}
+
+// stopCause is why the import stopped sending.
+func (e *engine) stopCause(ctx context.Context) error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	if e.fatal != nil {
+		return e.fatal
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("b24: import stopped")
+}
+
+// dispatch waits for a slot and runs ch in the background. A history chunk
+// takes every slot, so it runs alone and after everything before it. It
+// returns false (and reports ch as not sent) when the import is stopping.
+func (e *engine) dispatch(ctx context.Context, flight context.Context, ch chunk, out chan<- []ItemResult) bool {
+	need := 1
+	if ch.history {
+		need = cap(e.slots)
+	}
+	got := 0
+	release := func() {
+		for range got {
+			<-e.slots
+		}
+	}
+	for got < need {
+		select {
+		case e.slots <- struct{}{}:
+			got++
+		case <-ctx.Done():
+			release()
+			e.emit(out, notSent(ch.items, ctx.Err()))
+			return false
+		}
+	}
+	if e.stopped() {
+		release()
+		e.emit(out, notSent(ch.items, e.stopCause(ctx)))
+		return false
+	}
+	if ch.history {
+		// Holding every slot, it runs alone; running it here keeps the next
+		// history rows from starting before it ends.
+		e.emit(out, e.importChunk(ctx, flight, ch.items))
+		release()
+		return !e.stopped() && ctx.Err() == nil
+	}
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		defer release()
+		e.emit(out, e.importChunk(ctx, flight, ch.items))
+	}()
+	return true
+}
+
+func (e *engine) stopped() bool {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatal != nil
+}
+
+func (e *engine) stop(err error) {
+	e.fatalMu.Lock()
+	if e.fatal == nil {
+		e.fatal = err
+	}
+	e.fatalMu.Unlock()
+}
+
+func notSent(items []pendingItem, cause error) []ItemResult {
+	rs := make([]ItemResult, len(items))
+	for i, p := range items {
+		rs[i] = ItemResult{Index: p.index, Status: ItemNotSent, Err: cause}
+	}
+	return rs
+}
+
+// emit counts results, reports progress and hands them to the consumer.
+func (e *engine) emit(out chan<- []ItemResult, rs []ItemResult) {
+	if len(rs) == 0 {
+		return
+	}
+	e.mu.Lock()
+	for _, r := range rs {
+		e.counts.Done++
+		switch r.Status {
+		case ItemImported:
+			e.counts.Imported++
+		case ItemRejected:
+			e.counts.Rejected++
+		case ItemUnknown:
+			e.counts.Unknown++
+		default:
+			e.counts.NotSent++
+		}
+	}
+	if e.cfg.progress != nil {
+		p := e.counts
+		p.Elapsed = e.cfg.now().Sub(e.start)
+		if secs := p.Elapsed.Seconds(); secs > 0 {
+			p.ItemsPerSecond = float64(p.Done) / secs
+		}
+		if p.Total > 0 && p.ItemsPerSecond > 0 && p.Total > p.Done {
+			p.ETA = time.Duration(float64(p.Total-p.Done) / p.ItemsPerSecond * float64(time.Second))
+		}
+		e.cfg.progress(p)
+	}
+	e.mu.Unlock()
+	out <- rs
+}

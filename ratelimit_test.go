@@ -1,0 +1,159 @@
+package b24
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a settable clock for the operating budget.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestSafeBurst(t *testing.T) {
+	for burst, want := range map[int]int{50: 45, 250: 225, 10: 9, 2: 1, 1: 1} {
+		assert.Equal(t, want, safeBurst(burst), "burst %d", burst)
+	}
+}
+
+func TestLimiterWaitHonoursContext(t *testing.T) {
+	l := NewLimiter(0.001, 1)
+	require.NoError(t, l.Wait(t.Context()), "the first token is free")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, l.Wait(ctx), context.Canceled)
+	dctx, dcancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer dcancel()
+	assert.ErrorIs(t, l.Wait(dctx), context.DeadlineExceeded, "a wait that cannot finish in time fails at once")
+}
+
+// reading builds a time block.
+func reading(finish, operating float64, resetAt time.Time, processing float64) *ResponseTime {
+	return &ResponseTime{Finish: finish, Operating: operating, HasOperating: true, OperatingResetAt: resetAt, Processing: processing}
+}
+
+func TestOperatingBudgetAdmitsUnderTheLimit(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	rel, err := b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(reading(1000, 50, clk.now().Add(time.Minute), 10), false)
+
+	m := b.methods["m"]
+	wait, _ := b.admit(m)
+	assert.False(t, wait, "50 used + 10 per call fits in 100")
+	m.inflight = 4 // 50 + 5*10 = 100 fits exactly
+	wait, _ = b.admit(m)
+	assert.False(t, wait)
+	m.inflight = 5 // 50 + 6*10 > 100: wait for a reading
+	wait, until := b.admit(m)
+	assert.True(t, wait)
+	assert.True(t, until.IsZero(), "with calls in flight it waits for their readings")
+}
+
+func TestOperatingBudgetPausesUntilReset(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	reset := clk.now().Add(30 * time.Second)
+	rel, err := b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(reading(1000, 99, reset, 5), false)
+	m := b.methods["m"]
+	wait, _ := b.admit(m)
+	require.False(t, wait, "under the limit the portal still accepts a call, even one that crosses it")
+
+	b.observe(m, reading(1001, 101, reset, 5))
+	wait, until := b.admit(m)
+	require.True(t, wait, "past the limit the portal would refuse")
+	assert.True(t, until.After(reset) || until.Equal(reset), "waits until the oldest minute drops out")
+
+	clk.advance(31 * time.Second)
+	wait, _ = b.admit(m)
+	assert.False(t, wait, "after the reset one probe goes")
+	m.inflight = 1
+	wait, _ = b.admit(m)
+	assert.True(t, wait, "only one probe until a fresh reading")
+
+	m.inflight = 0
+	b.observe(m, reading(1031, 60, clk.now().Add(time.Minute), 5))
+	wait, _ = b.admit(m)
+	assert.False(t, wait, "the fresh reading opens the method again")
+	assert.False(t, m.probing)
+}
+
+func TestOperatingBudgetBlockedByPortal(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	rel, err := b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(nil, true) // 429 without a time block
+	wait, until := b.admit(b.methods["m"])
+	require.True(t, wait)
+	assert.Equal(t, clk.now().Add(time.Minute), until, "without a reset time it waits a tenth of the window")
+
+	other, err := b.Acquire(t.Context(), "other.method")
+	require.NoError(t, err, "other methods are not held back")
+	other(nil, false)
+}
+
+func TestOperatingBudgetIgnoresStaleReadings(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	m := b.state("m")
+	b.observe(m, reading(1010, 80, time.Time{}, 1))
+	b.observe(m, reading(1005, 20, time.Time{}, 1))
+	assert.Equal(t, 80.0, m.operating, "an answer overtaken by a newer one does not lower the reading")
+}
+
+func TestOperatingBudgetWithoutReadings(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	for range 20 {
+		rel, err := b.Acquire(t.Context(), "m")
+		require.NoError(t, err)
+		rel(&ResponseTime{Processing: 30}, false) // self-hosted: no operating fields
+	}
+	wait, _ := b.admit(b.methods["m"])
+	assert.False(t, wait, "a portal that reports nothing is not throttled by guesses")
+}
+
+func TestOperatingBudgetWaitIsCancellable(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	rel, err := b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(reading(1000, 150, clk.now().Add(time.Hour), 5), false)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = b.Acquire(ctx, "m")
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestRetryBackoff(t *testing.T) {
+	p := RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}.withDefaults()
+	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 10: time.Second} {
+		for range 50 {
+			d := p.backoff(attempt)
+			assert.GreaterOrEqual(t, d, want/2, "attempt %d", attempt)
+			assert.LessOrEqual(t, d, want, "attempt %d", attempt)
+		}
+	}
+}
