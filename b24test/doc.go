@@ -1,0 +1,64 @@
+// Package b24test is a fake Bitrix24 portal for tests: an HTTP server on a
+// loopback port that speaks the REST API the b24 SDK uses, keeps imported
+// CRM items in memory and enforces the portal's limits, so that tests can
+// see the answers a real portal gives (a 503 from the leaky bucket, a 429
+// from the operating-time limit, an expired token, a lost response) without
+// a live portal.
+//
+// # Quick start
+//
+//	srv := b24test.NewServer()
+//	t.Cleanup(srv.Close)
+//	client := srv.Client() // a *b24.Client on the server's webhook
+//	// ... run the code under test with client or srv.WebhookURL() ...
+//	items := srv.Items(b24.EntityDeal)
+//
+// [Server.OAuthConfig] gives a ready OAuth configuration instead: the
+// server is its own authorization server, rotating refresh tokens on every
+// refresh as Bitrix24 does.
+//
+// # What it implements
+//
+// Routes: the incoming webhook /rest/1/SECRET/METHOD[.json], OAuth calls
+// /rest/METHOD with the token in the auth parameter (query, JSON or form
+// body) or a Bearer header, and the token endpoint /oauth/token/.
+// Parameters are read from the query string and from JSON, form-urlencoded
+// or multipart bodies, in PHP bracket notation (see [ParsePHPQuery]);
+// invalid JSON is read as no parameters, as on the portal.
+//
+// Methods: crm.item.batchImport, crm.item.import, crm.item.add,
+// crm.item.get, crm.item.list, crm.item.fields, batch, server.time and
+// profile; any other method answers 404 ERROR_METHOD_NOT_FOUND.
+// Items are validated like the portal does it: keys are normalised to
+// camelCase and unknown ones dropped silently, unparseable dates dropped,
+// required fields and the history rules of import (createdTime ascending,
+// not in the future, ...) reported per item. Lead, deal, contact, company,
+// quote and smart invoice exist; smart processes are registered with
+// [WithSmartProcess].
+//
+// # Limits
+//
+// Both of the portal's limits are on by default with cloud values: the
+// leaky bucket per credential (2 per second, burst 50; [WithRateLimit]) and
+// the per-method operating-time budget (480 s per 10 minutes;
+// [WithOperatingLimit], scale it down for tests). Every answer carries the
+// time block, with operating and operating_reset_at while the operating
+// limit is on. [WithLatency] simulates processing time, which counts as
+// operating time, and [WithRequestTimeout] the 60 s cut-off.
+//
+// # Faults
+//
+// [Server.InjectFault] makes matching calls fail before executing,
+// execute and then lose the connection, save only part of a batch import,
+// or answer 302 for a portal that moved. [Server.ExpireTokens] and
+// [Server.RevokeRefreshTokens] drive the OAuth error paths.
+//
+// # Inspection
+//
+// [Server.Items], [Server.Requests] and [Server.Stats] show what the server
+// stored, received and refused.
+//
+// The package uses only the standard library and the b24 package, so tests
+// that use it inherit no other dependency. The b24fake command runs the
+// same server standalone.
+package b24test

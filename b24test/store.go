@@ -1,0 +1,121 @@
+package b24test
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// storedItem is one item in memory. fields is the map decoded from the
+// request, normalised in place and kept as it is.
+type storedItem struct {
+	id      int64
+	created time.Time // createdTime as imported, else the time of creation
+	fields  map[string]any
+}
+
+// entityStore holds the items of one entity type. IDs are dense from 1, so
+// items[id-1] is the item with that id; lookups by dedup key go through the
+// indexes, never a scan.
+type entityStore struct {
+	typeID int
+	fields *fieldSet
+	mu     sync.RWMutex
+	items  []*storedItem
+	// byOriginID and byXMLID map a key to the first id holding it; later
+	// duplicates (the portal does not enforce uniqueness) spill into more.
+	byOriginID idIndex
+	byXMLID    idIndex
+}
+
+// idIndex maps a string to the ids holding it, compactly for the usual case
+// of one id per value.
+type idIndex struct {
+	first map[string]int64
+	more  map[string][]int64
+}
+
+func (x *idIndex) add(key string, id int64) {
+	if key == "" {
+		return
+	}
+	if x.first == nil {
+		x.first = make(map[string]int64)
+	}
+	if _, ok := x.first[key]; !ok {
+		x.first[key] = id
+		return
+	}
+	if x.more == nil {
+		x.more = make(map[string][]int64)
+	}
+	x.more[key] = append(x.more[key], id)
+}
+
+// lookup appends the ids holding key to dst, ascending.
+func (x *idIndex) lookup(dst []int64, key string) []int64 {
+	id, ok := x.first[key]
+	if !ok {
+		return dst
+	}
+	dst = append(dst, id)
+	return append(dst, x.more[key]...)
+}
+
+// store is every entity type's items.
+type store struct {
+	types map[int]*entityStore // fixed after construction
+}
+
+// builtinTypes are the entity types every portal has.
+var builtinTypes = []int{1, 2, 3, 4, 7, 31}
+
+func newStore(smart []int) *store {
+	s := &store{types: make(map[int]*entityStore)}
+	for _, t := range append(append([]int(nil), builtinTypes...), smart...) {
+		if s.types[t] == nil {
+			s.types[t] = &entityStore{typeID: t, fields: newFieldSet(t)}
+		}
+	}
+	return s
+}
+
+func (s *store) get(typeID int) *entityStore { return s.types[typeID] }
+
+// lastCreatedLocked returns the creation time of the highest-id item.
+func (es *entityStore) lastCreatedLocked() (time.Time, bool) {
+	if len(es.items) == 0 {
+		return time.Time{}, false
+	}
+	return es.items[len(es.items)-1].created, true
+}
+
+// addLocked stores fields as a new item and returns its id. The caller holds
+// the write lock.
+func (es *entityStore) addLocked(fields map[string]any, created time.Time) int64 {
+	id := int64(len(es.items) + 1)
+	es.items = append(es.items, &storedItem{id: id, created: created, fields: fields})
+	es.byOriginID.add(stringValue(fields["originId"]), id)
+	es.byXMLID.add(stringValue(fields["xmlId"]), id)
+	return id
+}
+
+// getLocked returns the item with id, or nil.
+func (es *entityStore) getLocked(id int64) *storedItem {
+	if id < 1 || id > int64(len(es.items)) {
+		return nil
+	}
+	return es.items[id-1]
+}
+
+// sortIDs sorts ids ascending and drops duplicates.
+func sortIDs(ids []int64) []int64 {
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
