@@ -1,6 +1,7 @@
 package b24test
 
 import (
+	"strings"
 	"time"
 
 	"github.com/b24kit/b24"
@@ -22,6 +23,7 @@ type config struct {
 	tokenTTL     time.Duration
 	seed         int64
 	noRequestLog bool
+	secret       string
 }
 
 func defaultConfig() config {
@@ -127,3 +129,19 @@ func WithSeed(seed int64) Option { return func(c *config) { c.seed = seed } }
 // WithoutRequestLog stops recording [Server.Requests], for long benchmarks;
 // [Server.Stats] still counts.
 func WithoutRequestLog() Option { return func(c *config) { c.noRequestLog = true } }
+
+// WithWebhookSecret fixes the webhook secret (random by default), for a
+// stable [Server.WebhookURL]. Only letters and digits are kept.
+func WithWebhookSecret(secret string) Option {
+	return func(c *config) {
+		clean := strings.Map(func(r rune) rune {
+			if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+				return r
+			}
+			return -1
+		}, secret)
+		if clean != "" {
+			c.secret = clean
+		}
+	}
+}

@@ -90,6 +90,9 @@ func newServer(opts ...Option) *Server {
 		store:        newStore(cfg.smart),
 		rng:          mrand.New(mrand.NewPCG(uint64(cfg.seed), 0x62323474657374)),
 	}
+	if cfg.secret != "" {
+		s.secret = cfg.secret
+	}
 	s.auth.init(cfg.tokenTTL)
 	if cfg.rateOn {
 		s.buckets = newBucketSet(cfg.rate, cfg.burst)
