@@ -1,0 +1,77 @@
+package b24redis
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// fallback decides, while Redis fails, when to use the in-process limits
+// and when to try Redis again; it logs each switch once.
+type fallback struct {
+	what    string
+	recheck time.Duration
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	on    bool      // the in-process limits are in use
+	until time.Time // do not try Redis before then
+}
+
+// local reports whether the caller should use the in-process limits now.
+// Once the recheck time has passed it lets exactly one caller try Redis
+// while the others stay local.
+func (f *fallback) local() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.on {
+		return false
+	}
+	now := time.Now()
+	if now.Before(f.until) {
+		return true
+	}
+	f.until = now.Add(f.recheck) // this caller probes Redis
+	return false
+}
+
+// failed records that Redis could not be reached.
+func (f *fallback) failed(err error) {
+	f.mu.Lock()
+	was := f.on
+	f.on, f.until = true, time.Now().Add(f.recheck)
+	f.mu.Unlock()
+	if !was {
+		f.log.LogAttrs(context.Background(), slog.LevelWarn, "b24: redis unreachable, using in-process limits",
+			slog.String("component", f.what), slog.String("error", err.Error()))
+	}
+}
+
+// succeeded records that Redis answered.
+func (f *fallback) succeeded() {
+	f.mu.Lock()
+	was := f.on
+	f.on = false
+	f.mu.Unlock()
+	if was {
+		f.log.LogAttrs(context.Background(), slog.LevelWarn, "b24: redis reachable again, shared limits restored",
+			slog.String("component", f.what))
+	}
+}
+
+// waitFor blocks for d or until ctx is done or wake is closed (nil: never).
+func waitFor(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	case <-wake:
+	}
+	return nil
+}
