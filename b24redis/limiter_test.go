@@ -71,10 +71,13 @@ func TestLimiterOptionsValidated(t *testing.T) {
 		"fallback":     func() error { _, err := b24redis.NewLimiter(rdb, "p", b24redis.WithFallback(0)); return err },
 		"logger":       func() error { _, err := b24redis.NewLimiter(rdb, "p", b24redis.WithLogger(nil)); return err },
 		"prefix":       func() error { _, err := b24redis.NewLimiter(rdb, "p", b24redis.WithKeyPrefix("{x}")); return err },
-		"op limit":     func() error { _, err := b24redis.NewOperatingBudget(rdb, "p", b24redis.WithOperatingLimit(0, time.Second)); return err },
-		"lease":        func() error { _, err := b24redis.NewOperatingBudget(rdb, "p", b24redis.WithLeaseTTL(0)); return err },
-		"lock ttl":     func() error { _, err := b24redis.NewTokenStore(rdb, "k", b24redis.WithLockTTL(0)); return err },
-		"empty key":    func() error { _, err := b24redis.NewTokenStore(rdb, ""); return err },
+		"op limit": func() error {
+			_, err := b24redis.NewOperatingBudget(rdb, "p", b24redis.WithOperatingLimit(0, time.Second))
+			return err
+		},
+		"lease":     func() error { _, err := b24redis.NewOperatingBudget(rdb, "p", b24redis.WithLeaseTTL(0)); return err },
+		"lock ttl":  func() error { _, err := b24redis.NewTokenStore(rdb, "k", b24redis.WithLockTTL(0)); return err },
+		"empty key": func() error { _, err := b24redis.NewTokenStore(rdb, ""); return err },
 	}
 	for name, f := range cases {
 		err := f()

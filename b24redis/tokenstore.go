@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
@@ -114,20 +115,29 @@ func (s *TokenStore) Save(ctx context.Context, t b24.Token) error {
 		return errors.New("b24: redis token store: the token pair does not encode")
 	}
 	pause := 50 * time.Millisecond
+	var last error
 	for {
 		err := s.rdb.Set(ctx, s.key, raw, 0).Err()
 		if err == nil {
 			return nil
+		}
+		if ctx.Err() != nil {
+			if last != nil {
+				return fmt.Errorf("%w; gave up: %w", last, ctx.Err())
+			}
+			// Redis did not answer before ctx ended: the pair is not saved.
+			return &UnavailableError{Op: "token store save", Err: err}
 		}
 		err = wrapErr("token store save", err)
 		var ue *UnavailableError
 		if !errors.As(err, &ue) {
 			return err // a reply error: retrying will not help
 		}
+		last = err
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "b24: redis token store: save failed, retrying",
 			slog.String("error", err.Error()))
 		if werr := waitFor(ctx, pause, nil); werr != nil {
-			return errors.Join(err, werr)
+			return fmt.Errorf("%w; gave up: %w", last, werr)
 		}
 		pause = min(pause*2, time.Second)
 	}
