@@ -1,0 +1,555 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/b24kit/b24"
+)
+
+// blockSize is how many rows are marked in the journal at once before
+// they go to the importer: one call's worth.
+const blockSize = b24.MaxBatchImportSize
+
+// importer runs one import of a file.
+type importer struct {
+	cfg      *config
+	client   *b24.Client
+	log      *slog.Logger
+	stdout   io.Writer
+	stderr   io.Writer
+	terminal bool
+
+	info     *inputInfo
+	state    *journalState // nil without a journal or on a first run
+	jrnl     *journal
+	rep      *report
+	prog     *progress
+	keyClash map[string]bool // dedup keys shared by several rows in doubt
+
+	mu    sync.Mutex // guards tally, report, progress and fatal
+	tally tally
+	fatal error
+}
+
+// openInput opens the input file (or standard input) as a source.
+func (imp *importer) openInput(decode bool) (source, *inputInfo, io.Closer, error) {
+	cfg := imp.cfg
+	var r io.Reader = os.Stdin
+	var c io.Closer = io.NopCloser(nil)
+	if cfg.file != "-" {
+		f, err := os.Open(cfg.file)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		r, c = f, f
+	}
+	src, info, err := openSource(r, displayName(cfg.file), inputConfig{format: cfg.format, comma: cfg.comma, et: cfg.entity, decode: decode})
+	if err != nil {
+		c.Close()
+		return nil, nil, nil, err
+	}
+	return src, info, c, nil
+}
+
+func displayName(file string) string {
+	if file == "-" {
+		return "<stdin>"
+	}
+	return file
+}
+
+// countRows reads the input once to count its rows and check its header.
+func (imp *importer) countRows() (int, error) {
+	src, _, c, err := imp.openInput(false)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	n := 0
+	for {
+		_, err := src.next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
+
+func (imp *importer) fail(format string, args ...any) int {
+	fmt.Fprintf(imp.stderr, "b24import: "+format+"\n", args...)
+	return exitFatal
+}
+
+// run imports the file and returns the exit code.
+func (imp *importer) run(ctx context.Context) int {
+	cfg := imp.cfg
+	start := time.Now()
+	total := -1
+	var fp fingerprint
+	if cfg.file != "-" {
+		var err error
+		if fp, err = hashFile(cfg.file); err != nil {
+			return imp.fail("%v", err)
+		}
+		if total, err = imp.countRows(); err != nil {
+			return imp.fail("%v", err)
+		}
+	}
+	src, info, closer, err := imp.openInput(true)
+	if err != nil {
+		return imp.fail("%v", err)
+	}
+	defer closer.Close()
+	imp.info = info
+	for _, w := range info.warnings {
+		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
+	}
+	if cfg.reportPath != "" {
+		if imp.rep, err = createReport(cfg.reportPath); err != nil {
+			return imp.fail("%v", err)
+		}
+	}
+	if cfg.dryRun {
+		return imp.dryRun(src, total, start)
+	}
+	if cfg.journalPath != "" {
+		if code := imp.openJournal(fp); code != exitOK {
+			return code
+		}
+		defer imp.jrnl.close()
+		if err := imp.resolveInFlight(ctx); err != nil {
+			if ctx.Err() != nil {
+				return imp.fail("interrupted while checking the rows of the last run; nothing was sent")
+			}
+			return imp.fail("checking the rows the last run left in flight: %v", err)
+		}
+	}
+	imp.tally.start = start
+	imp.prog = newProgress(imp.stderr, imp.terminal, cfg.quiet, total, cfg.progressTick)
+	imp.importRows(ctx, src)
+	imp.prog.finish()
+	return imp.finish(ctx, total, time.Since(start))
+}
+
+// openJournal reads an existing journal, checks that it belongs to this
+// input and entity type, and opens it for appending.
+func (imp *importer) openJournal(fp fingerprint) int {
+	cfg := imp.cfg
+	st, err := readJournal(cfg.journalPath)
+	if err != nil {
+		return imp.fail("%v", err)
+	}
+	h := journalHeader{Journal: journalVersion, Input: cfg.file, fingerprint: fp, Entity: int(cfg.entity)}
+	if st != nil {
+		switch {
+		case st.header.fingerprint != fp:
+			return imp.fail("%s: the journal was written for a different input (%s, %d bytes); this file (%s, %d bytes) differs, so it cannot be resumed: use a new -journal file",
+				cfg.journalPath, st.header.Input, st.header.Size, cfg.file, fp.Size)
+		case st.header.Entity != int(cfg.entity):
+			return imp.fail("%s: the journal was written for %s, not %s: use the same -entity or a new -journal file",
+				cfg.journalPath, b24.EntityTypeID(st.header.Entity), cfg.entity)
+		}
+		fmt.Fprintf(imp.stderr, "b24import: resuming from %s: %d rows settled, %d in doubt\n", cfg.journalPath, len(st.results), len(st.inFlight))
+	}
+	imp.state = st
+	if imp.jrnl, err = openJournal(cfg.journalPath, st, h); err != nil {
+		return imp.fail("%v", err)
+	}
+	return exitOK
+}
+
+// settle records a row's final outcome for this run.
+func (imp *importer) settle(line int, o outcome, fromJournal bool) {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	if !fromJournal && imp.jrnl != nil {
+		if err := imp.jrnl.record(line, o); err != nil && imp.fatal == nil {
+			imp.fatal = err
+		}
+	}
+	if fromJournal {
+		imp.tally.fromJournal++
+	}
+	imp.tally.add(o)
+	if imp.rep != nil {
+		imp.rep.add(line, o)
+	}
+	if imp.prog != nil {
+		imp.prog.add(o)
+	}
+}
+
+func (imp *importer) setFatal(err error) {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	if imp.fatal == nil {
+		imp.fatal = err
+	}
+}
+
+func (imp *importer) fatalErr() error {
+	imp.mu.Lock()
+	defer imp.mu.Unlock()
+	return imp.fatal
+}
+
+// decide settles the rows that are not to be sent (settled by an earlier
+// run, unreadable, or in doubt without a dedup key) and reports whether
+// rw goes to the importer.
+func (imp *importer) decide(rw row) bool {
+	if rw.err != nil {
+		imp.settle(rw.line, outcome{status: stRejected, code: rw.err.code, desc: rw.err.desc}, false)
+		return false
+	}
+	st := imp.state
+	if st == nil {
+		return true
+	}
+	if o, ok := st.results[rw.line]; ok && (o.status == stImported || o.status == stRejected) && !st.inFlight[rw.line] {
+		imp.settle(rw.line, o, true)
+		return false
+	}
+	if !st.ambiguous(rw.line) {
+		return true // never sent, or recorded as not sent
+	}
+	// In doubt: resolveInFlight looked the keyed rows up and recorded the
+	// ones it found as imported, so a keyed row here is known to be absent.
+	key, ok := dedupKey(imp.cfg.entity, &rw.item)
+	if ok && !imp.keyClash[key] || imp.cfg.retryUnknown {
+		return true
+	}
+	o := st.results[rw.line]
+	if o.status != stUnknown {
+		o = outcome{status: stUnknown, code: codeInFlight}
+	}
+	o.desc = "sent by an earlier run that stopped before the answer; without a dedup key (originatorId+originId or xmlId) it cannot be checked; -retry-unknown resends it at the risk of a duplicate"
+	imp.settle(rw.line, o, false)
+	return false
+}
+
+// lineMap maps the importer's item index to the input line.
+type lineMap struct {
+	mu sync.Mutex
+	m  map[int]int
+}
+
+func (l *lineMap) put(i, line int) {
+	l.mu.Lock()
+	l.m[i] = line
+	l.mu.Unlock()
+}
+
+func (l *lineMap) take(i int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := l.m[i]
+	delete(l.m, i)
+	return line
+}
+
+// rowsToSend yields the items of the rows to send, a block at a time: the
+// block's lines are written to the journal (and synced) before any of its
+// rows is handed over, so a crash can never hide a sent row.
+func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap) iter.Seq[b24.Item] {
+	return func(yield func(b24.Item) bool) {
+		index := 0
+		block := make([]row, 0, blockSize)
+		marks := make([]int, 0, blockSize)
+		for ctx.Err() == nil && imp.fatalErr() == nil {
+			block, marks = block[:0], marks[:0]
+			eof := false
+			for len(block) < blockSize {
+				rw, err := src.next()
+				if errors.Is(err, io.EOF) {
+					eof = true
+					break
+				}
+				if err != nil {
+					imp.setFatal(err)
+					eof = true
+					break
+				}
+				if imp.decide(rw) {
+					block = append(block, rw)
+					marks = append(marks, rw.line)
+				}
+			}
+			if len(block) > 0 && imp.jrnl != nil {
+				if err := imp.jrnl.markSent(marks); err != nil {
+					imp.setFatal(err)
+					return
+				}
+			}
+			for _, rw := range block {
+				lines.put(index, rw.line)
+				index++
+				if !yield(rw.item) {
+					return
+				}
+			}
+			if eof {
+				return
+			}
+		}
+	}
+}
+
+// importRows streams the rows through ImportSeq and settles each result.
+func (imp *importer) importRows(ctx context.Context, src source) {
+	cfg := imp.cfg
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lines := &lineMap{m: map[int]int{}}
+	// The engine reports each finished call before its results arrive;
+	// the journal is synced once a call's results are all recorded.
+	var bmu sync.Mutex
+	var boundaries []int
+	opts := []b24.ImportOption{
+		b24.WithConcurrency(cfg.concurrency),
+		b24.WithProgress(func(p b24.Progress) {
+			bmu.Lock()
+			boundaries = append(boundaries, p.Done)
+			bmu.Unlock()
+		}),
+	}
+	if imp.info.originalUF {
+		opts = append(opts, b24.WithOriginalUFNames())
+	}
+	handled := 0
+	for r := range imp.client.CRMItem.ImportSeq(ictx, cfg.entity, imp.rowsToSend(ictx, src, lines), opts...) {
+		if r.Index < 0 {
+			imp.setFatal(r.Err)
+			continue
+		}
+		o := outcomeOf(r)
+		if r.Status == b24.ItemNotSent && isFatal(r.Err) {
+			imp.setFatal(r.Err)
+			cancel()
+		}
+		imp.mu.Lock()
+		imp.tally.sentThisRun++
+		imp.mu.Unlock()
+		imp.settle(lines.take(r.Index), o, false)
+		handled++
+		bmu.Lock()
+		flush := false
+		for len(boundaries) > 0 && boundaries[0] <= handled {
+			boundaries = boundaries[1:]
+			flush = true
+		}
+		bmu.Unlock()
+		if flush && imp.jrnl != nil {
+			if err := imp.jrnl.flush(); err != nil {
+				imp.setFatal(err)
+				cancel()
+			}
+		}
+	}
+}
+
+// outcomeOf turns an import result into a journal and report outcome.
+func outcomeOf(r b24.ItemResult) outcome {
+	o := outcome{status: statusName(r.Status), id: r.ID}
+	if r.Err == nil {
+		return o
+	}
+	var ie *b24.ItemError
+	var ae *b24.APIError
+	switch {
+	case errors.As(r.Err, &ie):
+		o.code, o.desc = ie.Code, ie.Description
+	case errors.As(r.Err, &ae):
+		o.code, o.desc = ae.Code, trimB24(r.Err.Error())
+	default:
+		o.desc = trimB24(r.Err.Error())
+	}
+	return o
+}
+
+// isFatal reports whether the import stopped for a reason no retry fixes.
+func isFatal(err error) bool {
+	for _, target := range []error{b24.ErrInvalidCredentials, b24.ErrAccessDenied, b24.ErrMethodNotFound,
+		b24.ErrInvalidGrant, b24.ErrInvalidClient, b24.ErrPortalMoved, b24.ErrNotFound, b24.ErrInvalidInput} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// finish prints the summary and picks the exit code.
+func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duration) int {
+	code := exitOK
+	if imp.rep != nil {
+		if err := imp.rep.close(); err != nil {
+			fmt.Fprintln(imp.stderr, "b24import:", err)
+			code = exitFatal
+		}
+	}
+	if imp.jrnl != nil {
+		if err := imp.jrnl.close(); err != nil {
+			imp.setFatal(err)
+		}
+	}
+	t := &imp.tally
+	t.printSummary(imp.stdout, elapsed)
+	if imp.rep != nil {
+		fmt.Fprintf(imp.stdout, "report: %s\n", imp.cfg.reportPath)
+	}
+	unreached := 0
+	if total >= 0 && t.done() < total {
+		unreached = total - t.done()
+	}
+	if err := imp.fatalErr(); err != nil {
+		fmt.Fprintf(imp.stderr, "b24import: stopped: %s\n", trimB24(err.Error()))
+		if unreached > 0 {
+			fmt.Fprintf(imp.stderr, "b24import: %d rows were not reached\n", unreached)
+		}
+		imp.resumeHint()
+		return exitFatal
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(imp.stderr, "b24import: interrupted: the calls in flight were finished and recorded; %d rows were not reached\n", unreached)
+		imp.resumeHint()
+		return exitInterrupted
+	}
+	if code == exitOK && !t.allImported() {
+		code = exitIncomplete
+	}
+	return code
+}
+
+// resumeHint prints the command that resumes the import.
+func (imp *importer) resumeHint() {
+	if imp.cfg.journalPath == "" {
+		fmt.Fprintln(imp.stderr, "b24import: no -journal was given, so this run cannot be resumed: running it again would import the imported rows twice")
+		return
+	}
+	fmt.Fprintf(imp.stderr, "b24import: to resume, run the same command again:\n  %s\n", commandLine(imp.cfg.args))
+}
+
+// commandLine quotes args for a POSIX shell, hiding secret flag values.
+func commandLine(args []string) string {
+	out := make([]string, 0, len(args))
+	hide := false
+	for i, a := range args {
+		switch {
+		case i == 0 && strings.Contains(a, "go-build"):
+			a = "go run ./cmd/b24import"
+			out = append(out, a)
+			continue
+		case hide:
+			a, hide = "'<hidden>'", false
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "webhook" || name == "client-secret") {
+			if hasValue {
+				out = append(out, "-"+name+"='<hidden>'")
+			} else {
+				out = append(out, a)
+				hide = true
+			}
+			continue
+		}
+		out = append(out, shellQuote(a))
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// dryRun reads, coerces and validates every row and sends nothing.
+func (imp *importer) dryRun(src source, total int, start time.Time) int {
+	for {
+		rw, err := src.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return imp.fail("%v", err)
+		}
+		o := outcome{status: "valid"}
+		if rw.err != nil {
+			o = outcome{status: stRejected, code: rw.err.code, desc: rw.err.desc}
+		} else if err := validate(&rw.item, imp.cfg.entity, imp.info.originalUF); err != nil {
+			o = outcome{status: stRejected, desc: trimB24(err.Error())}
+			var ie *b24.ItemError
+			if errors.As(err, &ie) {
+				o.code, o.desc = ie.Code, ie.Description
+			}
+		}
+		if o.status == stRejected {
+			imp.tally.rejected++
+			fmt.Fprintf(imp.stdout, "%s:%d: %s: %s\n", displayName(imp.cfg.file), rw.line, o.code, o.desc)
+		} else {
+			imp.tally.imported++
+		}
+		if imp.rep != nil {
+			imp.rep.add(rw.line, o)
+		}
+	}
+	code := exitOK
+	if imp.rep != nil {
+		if err := imp.rep.close(); err != nil {
+			return imp.fail("%v", err)
+		}
+	}
+	fmt.Fprintf(imp.stdout, "dry run: %d rows valid, %d would be rejected; nothing was sent (%s)\n",
+		imp.tally.imported, imp.tally.rejected, time.Since(start).Round(time.Millisecond))
+	if imp.tally.rejected > 0 {
+		code = exitIncomplete
+	}
+	return code
+}
+
+// validate checks an item as the import would, before sending. With
+// UF_CRM_… names the user fields are left to the portal: Item.Validate
+// assumes camelCase ones.
+func validate(it *b24.Item, et b24.EntityTypeID, originalUF bool) error {
+	if originalUF && len(it.Fields) > 0 {
+		cp := *it
+		cp.Fields = map[string]any{}
+		for k, v := range it.Fields {
+			if !strings.HasPrefix(k, "UF_CRM_") {
+				cp.Fields[k] = v
+			}
+		}
+		it = &cp
+	}
+	return it.Validate(et)
+}
+
+// dedupKey returns the row's dedup key for the entity type, as the
+// library uses it: originatorId+originId for leads, deals, contacts and
+// companies, xmlId for smart invoices and smart processes, none for quotes.
+func dedupKey(et b24.EntityTypeID, it *b24.Item) (string, bool) {
+	switch et {
+	case b24.EntityLead, b24.EntityDeal, b24.EntityContact, b24.EntityCompany:
+		if it.OriginatorID != "" && it.OriginID != "" {
+			return it.OriginatorID + "\x00" + it.OriginID, true
+		}
+		return "", false
+	case 5, b24.EntityQuote, 14:
+		return "", false
+	}
+	return it.XMLID, it.XMLID != ""
+}

@@ -1,0 +1,273 @@
+// Command b24import imports CRM items from a CSV or JSON Lines file into a
+// Bitrix24 portal through crm.item.batchImport, row by row accounted for,
+// resumable after a crash without importing anything twice.
+//
+// Usage:
+//
+//	B24_WEBHOOK_URL=https://example.bitrix24.com/rest/1/SECRET/ \
+//	    b24import -entity deal -journal deals.journal -report deals.report.csv deals.csv
+//
+// Run b24import -demo for an import into an embedded fake portal, and
+// b24import -h for the flags. The README's CLI section describes the input
+// format, the journal and the exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/b24kit/b24"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0   // every row imported (or, with -dry-run, valid)
+	exitIncomplete  = 1   // some rows rejected, unknown or not sent
+	exitFatal       = 2   // usage, input, credentials, permission
+	exitInterrupted = 130 // stopped by SIGINT or SIGTERM; resume with the same command
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the parsed command line.
+type config struct {
+	file         string
+	entity       b24.EntityTypeID
+	format       string
+	comma        rune
+	journalPath  string
+	reportPath   string
+	retryUnknown bool
+	dryRun       bool
+	demo         bool
+	quiet        bool
+	verbose      bool
+	concurrency  int
+	rate         float64
+	burst        int
+	allowHTTP    bool
+	progressTick time.Duration
+
+	webhookURL    string
+	oauthEndpoint string
+	clientID      string
+	clientSecret  string
+	tokenFile     string
+	tokenURL      string
+
+	args []string // the command line, for the resume hint
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	cfg := &config{args: args}
+	fs := flag.NewFlagSet("b24import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var entity, format, delim, webhook, secretFlag string
+	fs.StringVar(&entity, "entity", "", "entity type: lead, deal, contact, company, quote, invoice or a smart-process id")
+	fs.StringVar(&format, "format", "", "input format: csv or jsonl (default: from the file name, else sniffed)")
+	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" or "tab" (default: detected from the header)`)
+	fs.StringVar(&cfg.journalPath, "journal", "", "journal `file`: records every row's outcome; re-run the same command to resume")
+	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
+	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
+	fs.BoolVar(&cfg.dryRun, "dry-run", false, "read, coerce and validate every row; send nothing")
+	fs.BoolVar(&cfg.demo, "demo", false, "import a bundled sample into an embedded fake portal; needs no configuration")
+	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
+	fs.BoolVar(&cfg.verbose, "v", false, "debug logging on stderr (secrets are never logged)")
+	fs.IntVar(&cfg.concurrency, "concurrency", b24.DefaultConcurrency, "import calls in flight at once (1-256)")
+	fs.Float64Var(&cfg.rate, "rate", 2, "requests per second the portal allows (Enterprise: 5)")
+	fs.IntVar(&cfg.burst, "burst", 50, "request burst the portal allows (Enterprise: 250)")
+	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow http:// portal addresses (local fakes)")
+	fs.DurationVar(&cfg.progressTick, "progress-every", 5*time.Second, "period of progress lines when stderr is not a terminal")
+	fs.StringVar(&webhook, "webhook", "", "incoming webhook `url` (prefer $B24_WEBHOOK_URL: a flag is visible to other users)")
+	fs.StringVar(&cfg.oauthEndpoint, "oauth-endpoint", getenv("B24_OAUTH_ENDPOINT"), "OAuth portal REST endpoint, e.g. https://HOST/rest/ ($B24_OAUTH_ENDPOINT)")
+	fs.StringVar(&cfg.clientID, "client-id", getenv("B24_CLIENT_ID"), "OAuth client id ($B24_CLIENT_ID); the secret comes from $B24_CLIENT_SECRET")
+	fs.StringVar(&secretFlag, "client-secret", "", "OAuth client secret (prefer $B24_CLIENT_SECRET)")
+	fs.StringVar(&cfg.tokenFile, "token-file", getenv("B24_TOKEN_FILE"), "OAuth token `file` (JSON access_token, refresh_token, expiry), rewritten on every refresh ($B24_TOKEN_FILE)")
+	fs.StringVar(&cfg.tokenURL, "token-url", getenv("B24_TOKEN_URL"), "OAuth token endpoint (default Bitrix24's; $B24_TOKEN_URL)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: b24import -entity TYPE [flags] FILE\n       b24import -demo\n\n"+
+			"Imports a CSV or JSON Lines file into Bitrix24 with crm.item.batchImport.\n"+
+			"Credentials: $B24_WEBHOOK_URL, or $B24_OAUTH_ENDPOINT + $B24_CLIENT_ID + $B24_CLIENT_SECRET + -token-file.\n"+
+			"Exit codes: 0 all rows imported, 1 some rejected/unknown/not sent, 2 usage or fatal error, 130 interrupted.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the file name too.
+	rest := args[1:]
+	var files []string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	cfg.webhookURL = firstNonEmpty(webhook, getenv("B24_WEBHOOK_URL"))
+	cfg.clientSecret = firstNonEmpty(secretFlag, getenv("B24_CLIENT_SECRET"))
+	if cfg.demo {
+		if len(files) > 0 || entity != "" {
+			return nil, &usageError{"-demo takes no file and no -entity: it brings its own"}
+		}
+		return cfg, nil
+	}
+	switch len(files) {
+	case 0:
+		return nil, &usageError{"no input file: b24import -entity TYPE [flags] FILE (or -demo)"}
+	case 1:
+		cfg.file = files[0]
+	default:
+		return nil, &usageError{fmt.Sprintf("one input file at a time, got %d", len(files))}
+	}
+	if entity == "" {
+		return nil, &usageError{"-entity is required: lead, deal, contact, company, quote, invoice or a smart-process id"}
+	}
+	et, err := b24.ParseEntityTypeID(entity)
+	if err != nil {
+		return nil, &usageError{"-entity: " + strings.TrimPrefix(err.Error(), "b24: invalid input: ")}
+	}
+	cfg.entity = et
+	switch format {
+	case "", "csv", "jsonl":
+		cfg.format = format
+	case "json", "ndjson":
+		cfg.format = "jsonl"
+	default:
+		return nil, &usageError{fmt.Sprintf("-format %q: want csv or jsonl", format)}
+	}
+	switch delim {
+	case "":
+	case ",", ";", "|":
+		cfg.comma = rune(delim[0])
+	case "tab", `\t`, "\t":
+		cfg.comma = '\t'
+	default:
+		return nil, &usageError{fmt.Sprintf(`-delimiter %q: want "," ";" "|" or "tab"`, delim)}
+	}
+	if cfg.concurrency < 1 || cfg.concurrency > 256 {
+		return nil, &usageError{"-concurrency must be within 1..256"}
+	}
+	if cfg.file == "-" && cfg.journalPath != "" {
+		return nil, &usageError{"-journal needs a file, not standard input: a resumed run must read the same rows again"}
+	}
+	if cfg.journalPath != "" && cfg.reportPath != "" && sameFile(cfg.journalPath, cfg.reportPath) ||
+		cfg.file != "-" && (sameFile(cfg.file, cfg.journalPath) || sameFile(cfg.file, cfg.reportPath)) {
+		return nil, &usageError{"the input, -journal and -report must be different files"}
+	}
+	return cfg, nil
+}
+
+func sameFile(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "b24import:", err)
+		fmt.Fprintln(stderr, "run b24import -h for the flags")
+		return exitFatal
+	}
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if cfg.demo {
+		return runDemo(ctx, cfg, logger, stdout, stderr)
+	}
+	var client *b24.Client
+	if !cfg.dryRun {
+		client, err = newClient(cfg, logger)
+		if err != nil {
+			fmt.Fprintln(stderr, "b24import:", err)
+			return exitFatal
+		}
+	}
+	imp := &importer{cfg: cfg, client: client, log: logger, stdout: stdout, stderr: stderr,
+		terminal: isStderrTerminal(stderr)}
+	return imp.run(ctx)
+}
+
+func isStderrTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f)
+}
+
+// newClient builds the client from the webhook URL or the OAuth settings.
+func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
+	opts := []b24.Option{b24.WithRateLimit(cfg.rate, cfg.burst), b24.WithUserAgent("b24import/" + b24.Version)}
+	if cfg.verbose {
+		opts = append(opts, b24.WithLogger(logger))
+	}
+	if cfg.allowHTTP {
+		opts = append(opts, b24.WithAllowHTTP())
+	}
+	opts = append(opts, extra...)
+	var creds b24.Credentials
+	switch {
+	case cfg.webhookURL != "" && cfg.oauthEndpoint != "":
+		return nil, errors.New("both a webhook URL and an OAuth endpoint are set; unset one")
+	case cfg.webhookURL != "":
+		wh, err := b24.NewWebhook(cfg.webhookURL)
+		if err != nil {
+			return nil, fmt.Errorf("webhook URL: %s", strings.TrimPrefix(err.Error(), "b24: "))
+		}
+		creds = wh
+	case cfg.oauthEndpoint != "":
+		oa, err := newOAuth(cfg)
+		if err != nil {
+			return nil, err
+		}
+		creds = oa
+	default:
+		return nil, errors.New("no credentials: set B24_WEBHOOK_URL, or B24_OAUTH_ENDPOINT, B24_CLIENT_ID, B24_CLIENT_SECRET and -token-file (or use -dry-run or -demo)")
+	}
+	c, err := b24.NewClient(creds, opts...)
+	if err != nil && strings.Contains(err.Error(), "http") && !cfg.allowHTTP {
+		return nil, fmt.Errorf("%w (for a local fake portal add -allow-http)", err)
+	}
+	return c, err
+}
