@@ -111,13 +111,25 @@ func WithOperatingLimit(budget, window time.Duration) Option {
 // one's fallback gets that share of the rate, burst and operating budget,
 // so that together they stay within the portal's limits. Switching to the
 // fallback and back is logged (see [WithLogger]); Redis is tried again
-// every two seconds.
+// every two seconds (see [WithFallbackRecheck]).
 func WithFallback(processes int) Option {
 	return func(c *config) error {
 		if processes < 1 {
 			return invalid("WithFallback: processes must be at least 1, got %d", processes)
 		}
 		c.fallback = processes
+		return nil
+	}
+}
+
+// WithFallbackRecheck sets how often, while the fallback is in use, one
+// call tries Redis again (2 s by default).
+func WithFallbackRecheck(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return invalid("WithFallbackRecheck: must be positive, got %v", d)
+		}
+		c.recheck = d
 		return nil
 	}
 }
