@@ -145,6 +145,9 @@ func parseHeader(names []string, et b24.EntityTypeID) (cols []column, warnings [
 		probe := b24.Item{}
 		switch c.kind {
 		case kindExtra:
+			if s := suggest(c.name); s != "" {
+				return nil, nil, false, &headerError{fmt.Sprintf("column %d %q is not a field; did you mean %q?", i+1, c.name, s)}
+			}
 			probe.Fields = map[string]any{c.name: "x"}
 		case kindMultifield:
 			probe.Phones = []b24.Multifield{{Value: "1", ValueType: "WORK"}}
@@ -160,9 +163,6 @@ func parseHeader(names []string, et b24.EntityTypeID) (cols []column, warnings [
 			return nil, nil, false, &headerError{fmt.Sprintf("column %d %q: %s", i+1, c.name, strings.TrimPrefix(msg, "b24: "))}
 		}
 		if c.kind == kindExtra {
-			if s := suggest(c.name); s != "" {
-				return nil, nil, false, &headerError{fmt.Sprintf("column %d %q is not a field; did you mean %q?", i+1, c.name, s)}
-			}
 			warnings = append(warnings, fmt.Sprintf("column %d %q is not a known field of %s; sent as text, the portal ignores fields it does not have", i+1, c.name, et))
 		}
 	}
@@ -192,7 +192,7 @@ func suggest(name string) string {
 		if len(norm) < 5 {
 			continue // short names are too easily near something
 		}
-		if d := editDistance(norm, kn, bestDist); d < bestDist || d == bestDist && d < 3 && known < best {
+		if d := editDistance(norm, kn, 3); d < bestDist || d == bestDist && d < 3 && known < best {
 			best, bestDist = known, d
 		}
 	}

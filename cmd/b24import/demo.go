@@ -131,7 +131,11 @@ func checkDemo(w io.Writer, reportPath string, intended map[int]string, rows, st
 		return exitIncomplete
 	}
 	var problems []string
-	var rejected []string
+	type rej struct {
+		line int
+		text string
+	}
+	var rejected []rej
 	imported := 0
 	for _, rec := range recs[1:] {
 		line, _ := strconv.Atoi(rec[0])
@@ -141,7 +145,7 @@ func checkDemo(w io.Writer, reportPath string, intended map[int]string, rows, st
 		case status == stImported && !bad:
 			imported++
 		case status == stRejected && bad:
-			rejected = append(rejected, fmt.Sprintf("  line %3d  %-24s %s", line, rec[3], rec[4]))
+			rejected = append(rejected, rej{line, fmt.Sprintf("  line %3d  %-24s %s", line, rec[3], rec[4])})
 		default:
 			problems = append(problems, fmt.Sprintf("line %d ended %s (%s %s)", line, status, rec[3], rec[4]))
 		}
@@ -151,8 +155,11 @@ func checkDemo(w io.Writer, reportPath string, intended map[int]string, rows, st
 		problems = append(problems, fmt.Sprintf("%d of %d valid rows imported, %d stored in the portal, %d of %d invalid rows rejected",
 			imported, want, stored, len(rejected), len(intended)))
 	}
-	fmt.Fprintf(w, "demo: rejected rows, as intended (fix them and import them again):\n%s\n", strings.Join(rejected, "\n"))
-	fmt.Fprintf(w, "demo: report: %s\n", reportPath)
+	slices.SortFunc(rejected, func(a, b rej) int { return a.line - b.line })
+	fmt.Fprintln(w, "demo: rejected rows, as intended (a real run would fix them and import them again):")
+	for _, r := range rejected {
+		fmt.Fprintln(w, r.text)
+	}
 	if len(problems) > 0 {
 		fmt.Fprintf(w, "demo: UNEXPECTED: %s\n", strings.Join(problems, "; "))
 		return exitIncomplete

@@ -209,17 +209,19 @@ func (imp *importer) fatalErr() error {
 // run, unreadable, or in doubt without a dedup key) and reports whether
 // rw goes to the importer.
 func (imp *importer) decide(rw row) bool {
+	st := imp.state
+	if st != nil {
+		if o, ok := st.results[rw.line]; ok && (o.status == stImported || o.status == stRejected) && !st.inFlight[rw.line] {
+			imp.settle(rw.line, o, true)
+			return false
+		}
+	}
 	if rw.err != nil {
 		imp.settle(rw.line, outcome{status: stRejected, code: rw.err.code, desc: rw.err.desc}, false)
 		return false
 	}
-	st := imp.state
 	if st == nil {
 		return true
-	}
-	if o, ok := st.results[rw.line]; ok && (o.status == stImported || o.status == stRejected) && !st.inFlight[rw.line] {
-		imp.settle(rw.line, o, true)
-		return false
 	}
 	if !st.ambiguous(rw.line) {
 		return true // never sent, or recorded as not sent

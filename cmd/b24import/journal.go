@@ -83,11 +83,11 @@ type journalHeader struct {
 // journalRecord is one line after the header: a send range or a result.
 type journalRecord struct {
 	Send   []int  `json:"send,omitempty"`
-	Line   int     `json:"line,omitempty"`
-	Status string  `json:"status,omitempty"`
-	ID     int64   `json:"id,omitempty"`
-	Code   string  `json:"code,omitempty"`
-	Desc   string  `json:"desc,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Status string `json:"status,omitempty"`
+	ID     int64  `json:"id,omitempty"`
+	Code   string `json:"code,omitempty"`
+	Desc   string `json:"desc,omitempty"`
 }
 
 // outcome is the last recorded result of a row.

@@ -20,10 +20,11 @@ type progress struct {
 	unknown  int
 	start    time.Time
 
-	bar  *progressbar.ProgressBar
-	w    io.Writer
-	stop chan struct{}
-	wg   sync.WaitGroup
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	quiet bool
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // isTerminal reports whether f is a character device (a terminal).
@@ -35,7 +36,7 @@ func isTerminal(f *os.File) bool {
 // newProgress starts showing progress on w; total -1 means unknown. every
 // is the period of the log lines used when w is not a terminal.
 func newProgress(w io.Writer, terminal, quiet bool, total int, every time.Duration) *progress {
-	p := &progress{total: total, start: time.Now(), w: w, stop: make(chan struct{})}
+	p := &progress{total: total, start: time.Now(), w: w, quiet: quiet, stop: make(chan struct{})}
 	switch {
 	case quiet:
 	case terminal:
@@ -124,6 +125,9 @@ func (p *progress) line() string {
 func (p *progress) finish() {
 	close(p.stop)
 	p.wg.Wait()
+	if p.bar == nil && p.w != nil && !p.quiet {
+		fmt.Fprintln(p.w, p.line()) // the final count, however short the run
+	}
 	if p.bar != nil {
 		p.bar.Finish()
 		fmt.Fprintln(p.w)
