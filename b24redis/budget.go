@@ -57,6 +57,8 @@ local function admit()
 end
 local function ms(d) return math.max(1, math.ceil(d * 1000)) end
 if now < blocked then return {0, ms(blocked - now)} end
+-- Until one answer has told the cost of a call, calls go one at a time.
+if cost == 0 and inflight > 0 then return {0, -1} end
 local fits = op + (inflight + 1) * cost <= budget or (inflight == 0 and op < budget)
 if fits and not probing then return admit() end
 if reset > 0 and now >= reset then
@@ -90,10 +92,11 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local budget, window = tonumber(ARGV[2]), tonumber(ARGV[3])
 local keep = math.ceil(2 * window * 1000)
 redis.call('ZREM', KEYS[2], ARGV[1])
-local s = redis.call('HMGET', KEYS[1], 'cost', 'reset', 'at')
+local s = redis.call('HMGET', KEYS[1], 'cost', 'reset', 'at', 'op')
 local cost = tonumber(s[1]) or 0
 local reset = tonumber(s[2]) or 0
 local at = tonumber(s[3]) or 0
+local op = tonumber(s[4]) or 0
 local tr = tonumber(ARGV[10]) or 0
 local function f(x) return string.format('%.6f', x) end
 if ARGV[4] == '1' then
@@ -101,6 +104,7 @@ if ARGV[4] == '1' then
   if ARGV[5] == '1' and tr > 0 then untl = tr + 1
   elseif reset > now then untl = reset + 1 end
   redis.call('HSET', KEYS[1], 'blocked', f(untl), 'op', f(budget), 'probing', '1')
+  op = budget
 end
 if ARGV[5] == '1' then
   local spent = tonumber(ARGV[6]) or 0
@@ -109,9 +113,18 @@ if ARGV[5] == '1' then
     redis.call('HSET', KEYS[1], 'cost', f(cost))
   end
   local stamp = tonumber(ARGV[9]) or 0
-  if ARGV[7] == '1' and stamp >= at then
-    redis.call('HSET', KEYS[1], 'at', f(stamp), 'op', f(tonumber(ARGV[8]) or 0), 'probing', '0')
-    if tr > 0 then redis.call('HSET', KEYS[1], 'reset', f(tr)) end
+  local reading = tonumber(ARGV[8]) or 0
+  if ARGV[7] == '1' then
+    if tr > 0 and math.abs(tr - reset) < 0.001 then
+      -- Same window position: usage only grows until the reset, so the
+      -- largest reading is the newest, whatever order the answers came in.
+      if reading > op then redis.call('HSET', KEYS[1], 'op', f(reading)) end
+      if stamp > at then redis.call('HSET', KEYS[1], 'at', f(stamp)) end
+      redis.call('HSET', KEYS[1], 'probing', '0')
+    elseif stamp >= at then
+      redis.call('HSET', KEYS[1], 'at', f(stamp), 'op', f(reading), 'probing', '0')
+      if tr > 0 then redis.call('HSET', KEYS[1], 'reset', f(tr)) end
+    end
   end
 end
 redis.call('PEXPIRE', KEYS[1], keep)

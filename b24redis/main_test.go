@@ -29,8 +29,14 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
+	redis.SetLogger(quietLogger{}) // dial failures are expected in the outage tests
 	os.Exit(run(m))
 }
+
+// quietLogger drops the Redis client's own log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func run(m *testing.M) int {
 	if addr := os.Getenv("B24_REDIS_ADDR"); addr != "" {
