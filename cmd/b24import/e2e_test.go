@@ -237,6 +237,7 @@ func TestE2E_Kill9AndResumeWithKeys(t *testing.T) {
 	res := runCLI(t, srv.WebhookURL(), args...)
 	require.Equal(t, exitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 	assert.Contains(t, res.stderr, "resuming from")
+	t.Logf("killed with %d stored; resumed run:\n%s%s", before, res.stderr, res.stdout)
 	assert.Contains(t, res.stdout, fmt.Sprintf("imported %d, rejected 0, unknown 0", rows))
 	got := titles(srv)
 	assert.Len(t, got, rows, "every row exists")
@@ -267,6 +268,7 @@ func TestE2E_Kill9AndResumeWithoutKeys(t *testing.T) {
 	for title, n := range got {
 		assert.Equal(t, 1, n, "%s is not duplicated", title)
 	}
+	t.Logf("resumed run:\n%s%s", res.stderr, res.stdout)
 	rep := readReport(t, report)
 	require.Len(t, rep, rows, "every row is accounted for")
 	imported, unknown := 0, 0
@@ -417,4 +419,60 @@ func TestE2E_OAuthTokenFile(t *testing.T) {
 	for _, secret := range []string{oc.ClientSecret, oc.Token.AccessToken, tok.AccessToken, tok.RefreshToken} {
 		assert.NotContains(t, out, secret)
 	}
+}
+
+func TestE2E_RetryUnknownResendsRowsWithoutKeys(t *testing.T) {
+	t.Parallel()
+	srv := fastServer(t)
+	input := writeDeals(t, 30, false)
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	// A journal left by a run that died with lines 2..21 in flight, of
+	// which the portal never saw anything.
+	fp, err := hashFile(input)
+	require.NoError(t, err)
+	j, err := openJournal(journal, nil, journalHeader{Journal: journalVersion, Input: input, fingerprint: fp, Entity: int(b24.EntityDeal)})
+	require.NoError(t, err)
+	var lines []int
+	for l := 2; l <= 21; l++ {
+		lines = append(lines, l)
+	}
+	require.NoError(t, j.markSent(lines))
+	require.NoError(t, j.close())
+	args := []string{"-entity", "deal", "-allow-http", "-q", "-journal", journal, input}
+
+	res := runCLI(t, srv.WebhookURL(), args...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "imported 10, rejected 0, unknown 20", "rows in doubt without keys are not resent")
+	assert.Equal(t, 10, srv.ItemCount(b24.EntityDeal))
+
+	res = runCLI(t, srv.WebhookURL(), append([]string{"-retry-unknown"}, args...)...)
+	assert.Equal(t, exitOK, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "imported 30, rejected 0, unknown 0")
+	assert.Equal(t, 30, srv.ItemCount(b24.EntityDeal))
+}
+
+func TestE2E_StandardInput(t *testing.T) {
+	t.Parallel()
+	srv := fastServer(t)
+	cmd, stdout, stderr := command(srv.WebhookURL(), "-entity", "lead", "-allow-http", "-q", "-")
+	cmd.Stdin = strings.NewReader(`{"title":"from a pipe","name":"Jo"}` + "\n" + `{"title":"second"}` + "\n")
+	require.NoError(t, cmd.Run(), stderr.String())
+	assert.Contains(t, stdout.String(), "imported 2, rejected 0")
+	assert.Equal(t, 2, srv.ItemCount(b24.EntityLead))
+
+	res := runCLI(t, srv.WebhookURL(), "-entity", "lead", "-journal", "j.jsonl", "-")
+	assert.Equal(t, exitFatal, res.code)
+	assert.Contains(t, res.stderr, "-journal needs a file")
+}
+
+func TestE2E_VerboseLogsWithoutSecrets(t *testing.T) {
+	t.Parallel()
+	srv := fastServer(t)
+	res := runCLI(t, srv.WebhookURL(), "-entity", "deal", "-allow-http", "-v", writeDeals(t, 3, true))
+	assert.Equal(t, exitOK, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "level=DEBUG")
+	assert.Contains(t, res.stderr, "crm.item.batchImport")
+	secret := strings.TrimSuffix(strings.TrimPrefix(srv.WebhookURL(), srv.URL+"/rest/1/"), "/")
+	require.NotEmpty(t, secret)
+	assert.NotContains(t, res.stdout+res.stderr, secret)
 }

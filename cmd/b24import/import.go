@@ -436,7 +436,9 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 // resumeHint prints the command that resumes the import.
 func (imp *importer) resumeHint() {
 	if imp.cfg.journalPath == "" {
-		fmt.Fprintln(imp.stderr, "b24import: no -journal was given, so this run cannot be resumed: running it again would import the imported rows twice")
+		if imp.tally.imported > 0 {
+			fmt.Fprintln(imp.stderr, "b24import: no -journal was given, so this run cannot be resumed: running it again would import the imported rows twice")
+		}
 		return
 	}
 	fmt.Fprintf(imp.stderr, "b24import: to resume, run the same command again:\n  %s\n", commandLine(imp.cfg.args))

@@ -39,7 +39,19 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	finished := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			// A second Ctrl-C kills the process at once; the journal
+			// stays consistent (rows in flight are resolved on resume).
+			stop()
+			fmt.Fprintln(os.Stderr, "\nb24import: stopping: finishing the calls in flight (Ctrl-C again to quit at once)")
+		case <-finished:
+		}
+	}()
 	code := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	close(finished)
 	stop()
 	os.Exit(code)
 }

@@ -42,7 +42,7 @@ func newProgress(w io.Writer, terminal, quiet bool, total int, every time.Durati
 	case terminal:
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("importing"),
+			progressbar.OptionSetDescription("rejected 0"),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("rows"),
