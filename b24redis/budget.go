@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,7 +201,8 @@ func NewOperatingBudget(rdb redis.UniversalClient, portal string, opts ...Option
 }
 
 func (b *OperatingBudget) keys(method string) []string {
-	k := b.prefix + method
+	// The portal matches method names case-insensitively.
+	k := b.prefix + strings.ToLower(method)
 	return []string{k, k + ":leases"}
 }
 
