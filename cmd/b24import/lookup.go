@@ -27,14 +27,9 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 	if st == nil {
 		return nil
 	}
-	doubt := 0
-	for line := range st.inFlight {
-		if st.ambiguous(line) {
-			doubt++
-		}
-	}
-	for _, o := range st.results {
-		if o.status == stUnknown {
+	doubt := len(st.inFlight)
+	for line, o := range st.results {
+		if o.status == stUnknown && !st.inFlight[line] {
 			doubt++
 		}
 	}

@@ -1,15 +1,3 @@
-// Command b24import imports CRM items from a CSV or JSON Lines file into a
-// Bitrix24 portal through crm.item.batchImport, row by row accounted for,
-// resumable after a crash without importing anything twice.
-//
-// Usage:
-//
-//	B24_WEBHOOK_URL=https://example.bitrix24.com/rest/1/SECRET/ \
-//	    b24import -entity deal -journal deals.journal -report deals.report.csv deals.csv
-//
-// Run b24import -demo for an import into an embedded fake portal, and
-// b24import -h for the flags. The README's CLI section describes the input
-// format, the journal and the exit codes.
 package main
 
 import (
