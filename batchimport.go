@@ -200,6 +200,14 @@ func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTyp
 			cause = r.Err
 		}
 	}
+	if cause == nil && ctx.Err() != nil {
+		cause = ctx.Err()
+	}
+	for i := range res.Items {
+		if res.Items[i].Status == ItemNotSent && res.Items[i].Err == nil {
+			res.Items[i].Err = cause // never read: the import stopped before them
+		}
+	}
 	return res, summarize(res, cause)
 }
 
@@ -224,7 +232,9 @@ func summarize(res *BatchImportResult, cause error) error {
 // items lazily and yields one result per item as calls complete (not in
 // input order; use ItemResult.Index). Memory stays bounded by the calls in
 // flight, whatever the input's size. Breaking out of the loop cancels the
-// import; rows not yet sent are then simply not imported.
+// import; rows not yet sent are then simply not imported. When ctx is
+// cancelled or the import stops on a fatal error, the input is not read
+// any further: rows without a result were not sent.
 //
 // A problem with the options or the entity type is yielded once as a
 // result with Index -1 and Status ItemNotSent before anything is read.
@@ -326,12 +336,11 @@ func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan
 	}
 	stopped := false
 	for it := range items {
+		if stopped || ctx.Err() != nil {
+			break // rows not read are not sent; BatchImport reports them
+		}
 		i := index
 		index++
-		if stopped {
-			e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
-			continue
-		}
 		if ierr := v.check(&it); ierr != nil {
 			ierr.Index = i
 			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
@@ -340,12 +349,10 @@ func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan
 		p := pendingItem{index: i, item: it}
 		p.key.originatorID, p.key.originID, p.key.xmlID, p.key.ok = dedupKeyOf(e.et, &it)
 		hist := !it.CreatedTime.IsZero()
-		if hist != cur.history && len(cur.items) > 0 {
-			if !flush() {
-				stopped = true
-				e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
-				continue
-			}
+		if hist != cur.history && len(cur.items) > 0 && !flush() {
+			e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
+			stopped = true
+			continue
 		}
 		cur.history = hist
 		cur.items = append(cur.items, p)
