@@ -149,6 +149,7 @@ func TestE2E_CSVWithRejectionsAndRerun(t *testing.T) {
 	assert.Equal(t, []string{"5", "rejected", "", codeValue, `column "opportunity": "lots" is not a number`}, rows["5"])
 	assert.Equal(t, "imported", rows["2"][1])
 	assert.NotEmpty(t, rows["2"][2], "imported rows carry their id")
+	assert.Contains(t, res.stderr, "b24import: 2 rows not imported:\n  "+input+`:5: rejected B24IMPORT_INVALID_VALUE: column "opportunity": "lots" is not a number`)
 	assert.NotContains(t, res.stdout+res.stderr, srv.WebhookURL(), "the webhook secret is never printed")
 
 	// The same command again settles everything from the journal.

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +36,20 @@ type importer struct {
 	prog     *progress
 	keyClash map[string]bool // dedup keys shared by several rows in doubt
 
-	mu    sync.Mutex // guards tally, report, progress and fatal
-	tally tally
-	fatal error
+	mu       sync.Mutex // guards tally, report, progress, problems and fatal
+	tally    tally
+	fatal    error
+	problems []problem // the first rows that did not end imported
+}
+
+// maxProblems is how many rows that did not end imported are listed on
+// stderr at the end; the report lists all.
+const maxProblems = 20
+
+// problem is a row that did not end imported.
+type problem struct {
+	line int
+	o    outcome
 }
 
 // openInput opens the input file (or standard input) as a source.
@@ -113,8 +125,16 @@ func (imp *importer) run(ctx context.Context) int {
 	}
 	defer closer.Close()
 	imp.info = info
+	info.originalUF = info.originalUF || cfg.originalUF
 	for _, w := range info.warnings {
 		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
+	}
+	// Check everything that can refuse the run before writing anything.
+	useJournal := cfg.journalPath != "" && !cfg.dryRun
+	if useJournal {
+		if code := imp.checkJournal(fp); code != exitOK {
+			return code
+		}
 	}
 	if cfg.reportPath != "" {
 		if imp.rep, err = createReport(cfg.reportPath); err != nil {
@@ -124,9 +144,10 @@ func (imp *importer) run(ctx context.Context) int {
 	if cfg.dryRun {
 		return imp.dryRun(src, total, start)
 	}
-	if cfg.journalPath != "" {
-		if code := imp.openJournal(fp); code != exitOK {
-			return code
+	if useJournal {
+		h := journalHeader{Journal: journalVersion, Input: cfg.file, fingerprint: fp, Entity: int(cfg.entity)}
+		if imp.jrnl, err = openJournal(cfg.journalPath, imp.state, h); err != nil {
+			return imp.fail("%v", err)
 		}
 		defer imp.jrnl.close()
 		if err := imp.resolveInFlight(ctx); err != nil {
@@ -143,15 +164,14 @@ func (imp *importer) run(ctx context.Context) int {
 	return imp.finish(ctx, total, time.Since(start))
 }
 
-// openJournal reads an existing journal, checks that it belongs to this
-// input and entity type, and opens it for appending.
-func (imp *importer) openJournal(fp fingerprint) int {
+// checkJournal reads an existing journal and checks that it belongs to
+// this input and entity type.
+func (imp *importer) checkJournal(fp fingerprint) int {
 	cfg := imp.cfg
 	st, err := readJournal(cfg.journalPath)
 	if err != nil {
 		return imp.fail("%v", err)
 	}
-	h := journalHeader{Journal: journalVersion, Input: cfg.file, fingerprint: fp, Entity: int(cfg.entity)}
 	if st != nil {
 		switch {
 		case st.header.fingerprint != fp:
@@ -161,12 +181,9 @@ func (imp *importer) openJournal(fp fingerprint) int {
 			return imp.fail("%s: the journal was written for %s, not %s: use the same -entity or a new -journal file",
 				cfg.journalPath, b24.EntityTypeID(st.header.Entity), cfg.entity)
 		}
-		fmt.Fprintf(imp.stderr, "b24import: resuming from %s: %d rows settled, %d in doubt\n", cfg.journalPath, len(st.results), len(st.inFlight))
+		fmt.Fprintf(imp.stderr, "b24import: resuming from %s: %d rows recorded, %d in flight when it stopped\n", cfg.journalPath, len(st.results), len(st.inFlight))
 	}
 	imp.state = st
-	if imp.jrnl, err = openJournal(cfg.journalPath, st, h); err != nil {
-		return imp.fail("%v", err)
-	}
 	return exitOK
 }
 
@@ -183,6 +200,9 @@ func (imp *importer) settle(line int, o outcome, fromJournal bool) {
 		imp.tally.fromJournal++
 	}
 	imp.tally.add(o)
+	if o.status != stImported && len(imp.problems) < maxProblems {
+		imp.problems = append(imp.problems, problem{line, o})
+	}
 	if imp.rep != nil {
 		imp.rep.add(line, o)
 	}
@@ -410,6 +430,7 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 	if imp.rep != nil {
 		fmt.Fprintf(imp.stdout, "report: %s\n", imp.cfg.reportPath)
 	}
+	imp.listProblems()
 	unreached := 0
 	if total >= 0 && t.done() < total {
 		unreached = total - t.done()
@@ -431,6 +452,34 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 		code = exitIncomplete
 	}
 	return code
+}
+
+// listProblems prints the first rows that did not end imported, with file
+// and line, sorted by line.
+func (imp *importer) listProblems() {
+	if len(imp.problems) == 0 || imp.cfg.demo {
+		return
+	}
+	n := imp.tally.rejected + imp.tally.unknown + imp.tally.notSent
+	slices.SortFunc(imp.problems, func(a, b problem) int { return a.line - b.line })
+	switch {
+	case n > len(imp.problems) && imp.rep != nil:
+		fmt.Fprintf(imp.stderr, "b24import: %d rows not imported; the first %d (the report lists all):\n", n, len(imp.problems))
+	case n > len(imp.problems):
+		fmt.Fprintf(imp.stderr, "b24import: %d rows not imported; the first %d (-report FILE lists all):\n", n, len(imp.problems))
+	default:
+		fmt.Fprintf(imp.stderr, "b24import: %d rows not imported:\n", n)
+	}
+	for _, p := range imp.problems {
+		msg := p.o.status
+		if p.o.code != "" {
+			msg += " " + p.o.code
+		}
+		if p.o.desc != "" {
+			msg += ": " + p.o.desc
+		}
+		fmt.Fprintf(imp.stderr, "  %s:%d: %s\n", displayName(imp.cfg.file), p.line, msg)
+	}
 }
 
 // resumeHint prints the command that resumes the import.

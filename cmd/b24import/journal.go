@@ -277,7 +277,11 @@ func (j *journal) flush() error {
 }
 
 func (j *journal) close() error {
+	if j.f == nil {
+		return nil
+	}
 	err := j.flush()
+	defer func() { j.f = nil }()
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("journal %s: %w", j.path, cerr)
 	}

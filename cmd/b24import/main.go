@@ -53,6 +53,7 @@ type config struct {
 	journalPath  string
 	reportPath   string
 	retryUnknown bool
+	originalUF   bool
 	dryRun       bool
 	demo         bool
 	quiet        bool
@@ -88,6 +89,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" or "tab" (default: detected from the header)`)
 	fs.StringVar(&cfg.journalPath, "journal", "", "journal `file`: records every row's outcome; re-run the same command to resume")
 	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
+	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
 	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "read, coerce and validate every row; send nothing")
 	fs.BoolVar(&cfg.demo, "demo", false, "import a bundled sample into an embedded fake portal; needs no configuration")
