@@ -246,3 +246,26 @@ func widen(first, last, a, b time.Time) (time.Time, time.Time) {
 }
 
 var _ b24.Limiter = (*stampLimiter)(nil)
+
+// BenchmarkLimiterWait measures one admission (one script run) against a
+// bucket that never runs dry.
+func BenchmarkLimiterWait(b *testing.B) {
+	if sharedRedis == "" {
+		b.Skip("no redis")
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: sharedRedis})
+	defer rdb.Close()
+	lim, err := b24redis.NewLimiter(rdb, "bench.example", b24redis.WithKeyPrefix("b24bench:"), b24redis.WithRateLimit(1e6, 1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := lim.Wait(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

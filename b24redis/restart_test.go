@@ -96,6 +96,22 @@ func TestRedisDownMidImportFails(t *testing.T) {
 		t.Fatalf("imported %d (portal holds %d), not sent %d; want 40, 40, 60 (two calls before Redis stopped)",
 			ie.Imported, stored, ie.NotSent)
 	}
+
+	// Once Redis is back, the rows not sent go through.
+	r.redis.restart(t)
+	var rest []b24.Item
+	items := deals(100)
+	for i, it := range res.Items {
+		if it.Status == b24.ItemNotSent {
+			rest = append(rest, items[i])
+		}
+	}
+	if _, err := r.client.CRMItem.BatchImport(ctx, b24.EntityDeal, rest); err != nil {
+		t.Fatalf("importing the rest after the restart: %v", err)
+	}
+	if n := r.srv.ItemCount(b24.EntityDeal); n != 100 {
+		t.Fatalf("portal holds %d deals, want 100", n)
+	}
 }
 
 // TestRedisDownMidImportFallback: with WithFallback the import goes on at
