@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -189,6 +190,7 @@ func TestItemMarshalMatchesEncodingJSON(t *testing.T) {
 	strs := []string{"", "plain", "\x00\x1f\x7f", "quote\"back\\slash", "ünï©ødé 日本", "\u2029", "a\xffb", "\xed\xa0\x80"}
 	for _, s := range strs {
 		got := appendJSONString(nil, s)
+		assert.True(t, utf8.Valid(got), "%q encodes to invalid UTF-8", s)
 		var back string
 		require.NoError(t, json.Unmarshal(got, &back), "%q", s)
 		want, _ := json.Marshal(s)
@@ -284,12 +286,13 @@ func TestItemUnmarshalLenient(t *testing.T) {
 	var it Item
 	require.NoError(t, json.Unmarshal([]byte(`{"categoryId":"9","probability":"50","opportunity":"999.99",
 		"opened":true,"isRecurring":"n","originId":123,"contactIds":["4",5],"observers":7,
-		"begindate":"2024-07-17T23:00:00+03:00","title":null,"parentId1220":"2","parentIdX":1,"parentId0":1}`), &it))
+		"begindate":"2024-07-17T23:00:00+03:00","title":null,"parentId1220":"2","parentIdX":1,"parentId0":1,
+		"parentId5":null,"PHONE":null,"ufCrm_1":null}`), &it))
 	assert.Equal(t, Item{
 		CategoryID: 9, Probability: 50, Opportunity: 999.99, Opened: Yes, IsRecurring: No, OriginID: "123",
 		ContactIDs: []int64{4, 5}, Observers: []int64{7}, Begindate: NewDate(2024, 7, 17),
 		Parents: map[EntityTypeID]int64{1220: 2},
-		Fields:  map[string]any{"parentIdX": json.Number("1"), "parentId0": json.Number("1")},
+		Fields:  map[string]any{"parentIdX": json.Number("1"), "parentId0": json.Number("1"), "ufCrm_1": nil},
 	}, it)
 
 	bad := []string{

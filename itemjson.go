@@ -437,10 +437,10 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 }
 
 func (it *Item) decodeKey(k string, v json.RawMessage) error {
-	if isJSONNull(v) {
-		return nil
-	}
 	if f, ok := typedByWire[k]; ok {
+		if isJSONNull(v) {
+			return nil
+		}
 		return f.decode(it, v)
 	}
 	for _, mk := range multifieldKeys {
@@ -449,6 +449,9 @@ func (it *Item) decodeKey(k string, v json.RawMessage) error {
 		}
 	}
 	if et, ok := parseParentKey(k); ok {
+		if isJSONNull(v) {
+			return nil
+		}
 		var id flexInt
 		if err := json.Unmarshal(v, &id); err != nil {
 			return err

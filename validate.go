@@ -402,18 +402,11 @@ func absInt(n int) int {
 	return n
 }
 
-// checkHistory applies the portal's rules for history fields (see the
-// crm.item.import notes) and the oldest-first order within the import.
-// Times are compared to the second, as the portal stores them.
+// checkHistory applies the portal's rules for history fields and the
+// oldest-first order within the import. Times are compared to the second,
+// as the portal stores them. Negative createdBy, updatedBy and movedBy are
+// caught with the other ids in checkTyped.
 func (v *itemValidator) checkHistory(it *Item) *ItemError {
-	for _, by := range [...]struct {
-		name string
-		id   int64
-	}{{"createdBy", it.CreatedBy}, {"updatedBy", it.UpdatedBy}, {"movedBy", it.MovedBy}} {
-		if by.id < 0 {
-			return itemErr(CodeInvalidValue, "%s: user id %d is negative", by.name, by.id)
-		}
-	}
 	c, u, m := it.CreatedTime, it.UpdatedTime, it.MovedTime
 	if c.IsZero() && u.IsZero() && m.IsZero() {
 		return nil
