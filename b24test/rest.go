@@ -3,6 +3,7 @@ package b24test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -130,7 +131,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	if f := s.takeFault(FaultMove, method); f != nil {
 		loc := f.Location
-		if strings.Count(loc, "/") <= 2 || strings.HasSuffix(loc, "://") {
+		if u, err := url.Parse(loc); err == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
 			loc = strings.TrimSuffix(loc, "/") + r.URL.RequestURI()
 		}
 		w.Header().Set("Location", loc)

@@ -1,0 +1,51 @@
+package b24test_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/b24test"
+)
+
+func ExampleNewServer() {
+	srv := b24test.NewServer()
+	defer srv.Close()
+
+	items := []b24.Item{
+		{Title: "Website redesign", OriginatorID: "crm-export", OriginID: "D-1"},
+		{Title: "Support contract", OriginatorID: "crm-export", OriginID: "D-2"},
+	}
+	res, err := srv.Client().CRMItem.BatchImport(context.Background(), b24.EntityDeal, items)
+	if err != nil {
+		fmt.Println("import failed:", err)
+		return
+	}
+	for _, r := range res.Items {
+		fmt.Println(r.Index, r.Status == b24.ItemImported, r.ID)
+	}
+	for _, it := range srv.Items(b24.EntityDeal) {
+		fmt.Println(it.ID, it.Fields["title"], it.Fields["originId"])
+	}
+	fmt.Println("requests:", len(srv.Requests()))
+	// Output:
+	// 0 true 1
+	// 1 true 2
+	// 1 Website redesign D-1
+	// 2 Support contract D-2
+	// requests: 1
+}
+
+func ExampleServer_InjectFault() {
+	srv := b24test.NewServer()
+	defer srv.Close()
+	srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 1})
+
+	var res any
+	err := srv.Client().Call(context.Background(), "crm.item.batchImport", map[string]any{
+		"entityTypeId": 2,
+		"data":         []map[string]any{{"title": "saved"}, {"title": "lost"}},
+	}, &res)
+	fmt.Println(err != nil, len(srv.Items(b24.EntityDeal)), srv.Stats().FaultsInjected)
+	// Output: true 1 1
+}
