@@ -191,11 +191,12 @@ func appendPadded(dst []byte, n, width int) []byte {
 		dst = append(dst, '-')
 		n = -n
 	}
-	s := strconv.Itoa(n)
-	for i := len(s); i < width; i++ {
+	var buf [20]byte
+	digits := strconv.AppendInt(buf[:0], int64(n), 10)
+	for i := len(digits); i < width; i++ {
 		dst = append(dst, '0')
 	}
-	return append(dst, s...)
+	return append(dst, digits...)
 }
 
 // MarshalText formats d as "2006-01-02" (empty for the zero Date).

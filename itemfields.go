@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -138,18 +139,26 @@ var typedByWire = func() map[string]*typedField {
 func (f *typedField) decode(it *Item, v json.RawMessage) error {
 	switch f.kind {
 	case kindString:
+		if plain, ok := plainJSONString(bytes.TrimSpace(v)); ok {
+			*f.str(it) = plain
+			return nil
+		}
 		var s flexString
 		if err := json.Unmarshal(v, &s); err != nil {
 			return err
 		}
 		*f.str(it) = string(s)
 	case kindInt, kindSmallInt:
-		var n flexInt
-		if err := json.Unmarshal(v, &n); err != nil {
-			return err
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		if err != nil {
+			var fn flexInt
+			if err := json.Unmarshal(v, &fn); err != nil {
+				return err
+			}
+			n = int64(fn)
 		}
 		if f.kind == kindInt {
-			*f.i64(it) = int64(n)
+			*f.i64(it) = n
 		} else {
 			*f.num(it) = int(n)
 		}

@@ -118,7 +118,8 @@ func (it *Item) appendJSON(dst []byte) ([]byte, error) {
 		dst = append(dst, ']')
 	}
 	if len(it.Parents) > 0 {
-		parents := make([]EntityTypeID, 0, len(it.Parents))
+		var pbuf [8]EntityTypeID // most items have a parent or two
+		parents := pbuf[:0]
 		for et, id := range it.Parents {
 			if id != 0 {
 				parents = append(parents, et)
@@ -136,7 +137,12 @@ func (it *Item) appendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	if len(it.Fields) > 0 {
-		keys := sortedKeys(it.Fields)
+		var kbuf [16]string
+		keys := kbuf[:0]
+		for k := range it.Fields {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
 		var err error
 		for _, k := range keys {
 			if len(dst) > start {
@@ -462,10 +468,8 @@ func (it *Item) decodeKey(k string, v json.RawMessage) error {
 		it.Parents[et] = int64(id)
 		return nil
 	}
-	d := json.NewDecoder(bytes.NewReader(v))
-	d.UseNumber()
-	var x any
-	if err := d.Decode(&x); err != nil {
+	x, err := decodeFieldValue(v)
+	if err != nil {
 		return err
 	}
 	if it.Fields == nil {
@@ -473,6 +477,46 @@ func (it *Item) decodeKey(k string, v json.RawMessage) error {
 	}
 	it.Fields[k] = x
 	return nil
+}
+
+// decodeFieldValue decodes a Fields value with numbers as json.Number. The
+// common scalars skip the decoder; v is already known to be valid JSON.
+func decodeFieldValue(v json.RawMessage) (any, error) {
+	v = bytes.TrimSpace(v)
+	if s, ok := plainJSONString(v); ok {
+		return s, nil
+	}
+	switch string(v) {
+	case "null":
+		return nil, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+		return json.Number(v), nil
+	}
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// plainJSONString returns the content of a JSON string literal without
+// escapes, or ok false.
+func plainJSONString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	body := v[1 : len(v)-1]
+	if bytes.IndexByte(body, '\\') >= 0 || bytes.IndexByte(body, '"') >= 0 {
+		return "", false
+	}
+	return string(body), true
 }
 
 func isJSONNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
