@@ -92,15 +92,15 @@ func TestClientBatchImportThroughLimits(t *testing.T) {
 	// A small bucket, so the client's own limiter must pace the import.
 	srv := b24test.NewServer(b24test.WithRateLimit(50, 5))
 	t.Cleanup(srv.Close)
-	items := make([]b24.Item, 95)
+	items := make([]b24.Item, 200)
 	for i := range items {
 		items[i] = b24.Item{Title: fmt.Sprintf("deal %d", i), OriginatorID: "test", OriginID: fmt.Sprint(i)}
 	}
 	res, err := srv.Client().CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
 	require.NoError(t, err)
-	require.Len(t, res.Items, 95)
+	require.Len(t, res.Items, 200)
 	stored := srv.Items(b24.EntityDeal)
-	require.Len(t, stored, 95)
+	require.Len(t, stored, 200)
 	byTitle := map[string]int64{}
 	for _, it := range stored {
 		byTitle[it.Fields["title"].(string)] = it.ID

@@ -32,7 +32,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "b24fake:", err)
 		}
@@ -121,8 +124,8 @@ func parseFault(spec string) (b24test.Fault, error) {
 	return f, nil
 }
 
-// run parses args, serves until SIGINT/SIGTERM and returns.
-func run(args []string, stdout, stderr io.Writer) error {
+// run parses args and serves until ctx ends (SIGINT or SIGTERM in main).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("b24fake", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -181,8 +184,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts = append(opts, b24test.WithSmartProcess(b24.EntityTypeID(id)))
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if *runFor > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *runFor)
