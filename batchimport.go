@@ -100,6 +100,7 @@ type Progress struct {
 type ImportOption func(*importConfig) error
 
 type importConfig struct {
+	packing         int // 0 automatic, 1 off, n: at most n calls per batch request
 	concurrency     int
 	chunkSize       int
 	progress        func(Progress)
@@ -294,6 +295,7 @@ type dedupKey struct {
 
 // chunk is the items of one call.
 type chunk struct {
+	cmdID   string // command id when packed into a batch request
 	items   []pendingItem
 	history bool // some item carries CreatedTime: send alone, in order
 }
@@ -310,6 +312,8 @@ type engine struct {
 	fatalMu  sync.Mutex
 	slots    chan struct{}
 	inflight sync.WaitGroup
+	costMu   sync.Mutex
+	cmdCost  float64 // moving average of server seconds per full call
 }
 
 func newEngine(c *Client, et EntityTypeID, cfg importConfig) *engine {
@@ -325,14 +329,29 @@ func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan
 	defer e.inflight.Wait()
 	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
 	cur := chunk{}
+	var pack []chunk // chunks waiting to travel together in one batch request
 	index := 0
+	sendPack := func() bool {
+		if len(pack) == 0 {
+			return true
+		}
+		u := pack
+		pack = nil
+		return e.dispatch(ctx, flight, u, out)
+	}
 	flush := func() bool {
 		if len(cur.items) == 0 {
 			return true
 		}
-		ch := cur
+		if len(pack) > 0 && pack[0].history != cur.history && !sendPack() {
+			return false
+		}
+		pack = append(pack, cur)
 		cur = chunk{}
-		return e.dispatch(ctx, flight, ch, out)
+		if len(pack) >= e.packSize() {
+			return sendPack()
+		}
+		return true
 	}
 	stopped := false
 	for it := range items {
@@ -350,19 +369,24 @@ func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan
 		p.key.originatorID, p.key.originID, p.key.xmlID, p.key.ok = dedupKeyOf(e.et, &it)
 		hist := !it.CreatedTime.IsZero()
 		if hist != cur.history && len(cur.items) > 0 && !flush() {
-			e.emit(out, []ItemResult{{Index: i, Status: ItemNotSent, Err: e.stopCause(ctx)}})
 			stopped = true
-			continue
 		}
 		cur.history = hist
 		cur.items = append(cur.items, p)
-		if len(cur.items) == e.cfg.chunkSize && !flush() {
+		if !stopped && len(cur.items) == e.cfg.chunkSize && !flush() {
 			stopped = true
 		}
 	}
-	if !stopped {
-		flush()
+	if !stopped && flush() && sendPack() {
+		return
 	}
+	// Rows read but never dispatched.
+	var left []pendingItem
+	for _, ch := range pack {
+		left = append(left, ch.items...)
+	}
+	left = append(left, cur.items...)
+	e.emit(out, notSent(left, e.stopCause(ctx)))
 }
 
 // stopCause is why the import stopped sending.
@@ -378,12 +402,14 @@ func (e *engine) stopCause(ctx context.Context) error {
 	return errors.New("b24: import stopped")
 }
 
-// dispatch waits for a slot and runs ch in the background. A history chunk
-// takes every slot, so it runs alone and after everything before it. It
-// returns false (and reports ch as not sent) when the import is stopping.
-func (e *engine) dispatch(ctx context.Context, flight context.Context, ch chunk, out chan<- []ItemResult) bool {
+// dispatch waits for a slot and runs unit (one chunk, or several packed
+// into one batch request) in the background. A history unit takes every
+// slot, so it runs alone and after everything before it. It returns false
+// (and reports the unit as not sent) when the import is stopping.
+func (e *engine) dispatch(ctx context.Context, flight context.Context, unit []chunk, out chan<- []ItemResult) bool {
+	history := unit[0].history
 	need := 1
-	if ch.history {
+	if history {
 		need = cap(e.slots)
 	}
 	got := 0
@@ -392,25 +418,32 @@ func (e *engine) dispatch(ctx context.Context, flight context.Context, ch chunk,
 			<-e.slots
 		}
 	}
+	unitItems := func() []pendingItem {
+		var all []pendingItem
+		for _, ch := range unit {
+			all = append(all, ch.items...)
+		}
+		return all
+	}
 	for got < need {
 		select {
 		case e.slots <- struct{}{}:
 			got++
 		case <-ctx.Done():
 			release()
-			e.emit(out, notSent(ch.items, ctx.Err()))
+			e.emit(out, notSent(unitItems(), ctx.Err()))
 			return false
 		}
 	}
 	if e.stopped() {
 		release()
-		e.emit(out, notSent(ch.items, e.stopCause(ctx)))
+		e.emit(out, notSent(unitItems(), e.stopCause(ctx)))
 		return false
 	}
-	if ch.history {
+	if history {
 		// Holding every slot, it runs alone; running it here keeps the next
 		// history rows from starting before it ends.
-		e.emit(out, e.importChunk(ctx, flight, ch.items))
+		e.emit(out, e.importUnit(ctx, flight, unit))
 		release()
 		return !e.stopped() && ctx.Err() == nil
 	}
@@ -418,7 +451,7 @@ func (e *engine) dispatch(ctx context.Context, flight context.Context, ch chunk,
 	go func() {
 		defer e.inflight.Done()
 		defer release()
-		e.emit(out, e.importChunk(ctx, flight, ch.items))
+		e.emit(out, e.importUnit(ctx, flight, unit))
 	}()
 	return true
 }

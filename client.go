@@ -38,6 +38,10 @@ type Client struct {
 	ua      string
 	maxBody int64
 	sleep   func(ctx context.Context, d time.Duration) error
+	// rate (requests/s) and opRate (server seconds per second per method)
+	// are the portal's ceilings as configured; imports use them to decide
+	// whether packing calls into batch requests pays.
+	rate, opRate float64
 
 	// CRMItem imports and reads CRM items (crm.item.*).
 	CRMItem *CRMItemService
@@ -241,6 +245,8 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		ua:      cfg.userAgent,
 		maxBody: cfg.maxBody,
 		sleep:   cfg.sleep,
+		rate:    cfg.rate,
+		opRate:  cfg.opBudget.Seconds() / cfg.opWindow.Seconds(),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -374,8 +380,34 @@ func (c *Client) send(ctx context.Context, reqURL string, body []byte) (resp raw
 	return resp, true, err
 }
 
-// fetchToken implements tokenFetcher for OAuth refreshes.
+// maxTokenAttempts bounds the tries of one token refresh.
+const maxTokenAttempts = 4
+
+// fetchToken implements tokenFetcher for OAuth refreshes. A transient
+// failure (transport error, 429 or 5xx) is retried with the client's
+// backoff: one hiccup of the token server must not stop an import. A
+// refresh the server did process but whose answer was lost cannot be
+// repeated (the old refresh token is spent); the retry then gets
+// invalid_grant, which is final either way.
 func (c *Client) fetchToken(ctx context.Context, tokenURL string) (int, []byte, error) {
+	attempts := min(c.retry.MaxAttempts, maxTokenAttempts)
+	for attempt := 1; ; attempt++ {
+		status, body, err := c.fetchTokenOnce(ctx, tokenURL)
+		transient := err != nil || status == http.StatusTooManyRequests || status >= 500
+		if !transient || attempt >= attempts || ctx.Err() != nil {
+			return status, body, err
+		}
+		wait := c.retry.backoff(attempt)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying token refresh",
+			slog.Int("attempt", attempt), slog.Int("status", status), slog.Duration("wait", wait))
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return status, body, err
+		}
+	}
+}
+
+// fetchTokenOnce performs one GET to the token endpoint.
+func (c *Client) fetchTokenOnce(ctx context.Context, tokenURL string) (int, []byte, error) {
 	r, err := c.http.R().
 		SetContext(ctx).
 		SetHeader("Accept", "application/json").

@@ -80,9 +80,13 @@ func classifyCallError(err error) callFailure {
 // importChunk sends items (one call, plus resends of rows found missing
 // after an unknown outcome) and returns one result per item.
 func (e *engine) importChunk(ctx, flight context.Context, items []pendingItem) []ItemResult {
-	results := make([]ItemResult, 0, len(items))
-	pending := items
-	for round := 0; len(pending) > 0; round++ {
+	return e.continueChunk(ctx, flight, items, make([]ItemResult, 0, len(items)), 0)
+}
+
+// continueChunk sends pending as plain calls, starting at round, until
+// every row has a result.
+func (e *engine) continueChunk(ctx, flight context.Context, pending []pendingItem, results []ItemResult, round int) []ItemResult {
+	for ; len(pending) > 0; round++ {
 		if ctx.Err() != nil || e.stopped() {
 			return append(results, notSent(pending, e.stopCause(ctx))...)
 		}
@@ -92,8 +96,11 @@ func (e *engine) importChunk(ctx, flight context.Context, items []pendingItem) [
 			return results
 		}
 		pending = sendable
-		env, err := e.c.doFlight(ctx, flight, "crm.item.batchImport", trustedJSON(body))
+		env, err := e.c.doFlight(ctx, flight, "crm.item.batchImport", trustedJSON(body), callOpts{})
 		if err == nil {
+			if env.Time != nil {
+				e.observeCost(env.Time.Processing, len(pending))
+			}
 			var again []pendingItem
 			results, again = e.mapAnswer(flight, env, pending, results, round)
 			pending = again

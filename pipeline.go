@@ -28,7 +28,18 @@ const (
 // do runs one call through the pipeline (limiter, operating budget, HTTP,
 // classification, retries) and returns the decoded envelope.
 func (c *Client) do(ctx context.Context, method string, params any) (*envelope, error) {
-	return c.doFlight(ctx, ctx, method, params)
+	return c.doFlight(ctx, ctx, method, params, callOpts{})
+}
+
+// callOpts adjusts one call through the pipeline.
+type callOpts struct {
+	// budgetMethod is the method whose operating budget the call draws on
+	// (default: the method itself). A batch of import commands draws on
+	// crm.item.batchImport's, since the portal charges the inner commands.
+	budgetMethod string
+	// timeOf picks the time block to report to the budget (default: the
+	// answer's own).
+	timeOf func(*envelope) *ResponseTime
 }
 
 // doFlight is do with two contexts: ctx governs every wait and whether a
@@ -36,7 +47,7 @@ func (c *Client) do(ctx context.Context, method string, params any) (*envelope, 
 // The import engine passes a flight context that outlives a cancelled ctx
 // by one attempt, so a call that reached the portal finishes and its rows
 // are accounted for instead of ending unknown.
-func (c *Client) doFlight(ctx, flight context.Context, method string, params any) (*envelope, error) {
+func (c *Client) doFlight(ctx, flight context.Context, method string, params any, opts callOpts) (*envelope, error) {
 	if err := checkMethod(method); err != nil {
 		return nil, err
 	}
@@ -50,7 +61,7 @@ func (c *Client) doFlight(ctx, flight context.Context, method string, params any
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("b24: %s: %w", method, err)
 		}
-		env, v, err := c.attempt(ctx, flight, method, body, attempt)
+		env, v, err := c.attempt(ctx, flight, method, body, attempt, opts)
 		switch v {
 		case verdictDone:
 			return env, nil
@@ -86,11 +97,15 @@ func (c *Client) doFlight(ctx, flight context.Context, method string, params any
 
 // attempt performs one try: wait for the limiter and the budget, sign,
 // send, classify.
-func (c *Client) attempt(ctx, flight context.Context, method string, body []byte, attempt int) (*envelope, verdict, error) {
+func (c *Client) attempt(ctx, flight context.Context, method string, body []byte, attempt int, opts callOpts) (*envelope, verdict, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, verdictFatal, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", method, err)
 	}
-	release, err := c.budget.Acquire(ctx, method)
+	budgetMethod := method
+	if opts.budgetMethod != "" {
+		budgetMethod = opts.budgetMethod
+	}
+	release, err := c.budget.Acquire(ctx, budgetMethod)
 	if err != nil {
 		return nil, verdictFatal, fmt.Errorf("b24: %s: waiting for the operating budget: %w", method, err)
 	}
@@ -135,6 +150,9 @@ func (c *Client) attempt(ctx, flight context.Context, method string, body []byte
 	}
 	env, ok := decodeEnvelope(resp.body)
 	respTime = env.Time
+	if ok && opts.timeOf != nil {
+		respTime = opts.timeOf(env)
+	}
 	if !ok {
 		// Not a JSON answer: a proxy page, a truncated body.
 		apiErr := &APIError{StatusCode: resp.status, Code: "INVALID_RESPONSE", Method: method,
