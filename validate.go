@@ -212,7 +212,7 @@ func (v *itemValidator) checkFields(it *Item) *ItemError {
 		if kv := v.judgeKey(k); kv.code != "" {
 			ie = &ItemError{Code: kv.code, Description: kv.desc}
 		} else if path, problem := checkValue(val, 0); problem != "" {
-			ie = itemErr(CodeInvalidValue, "%s%s: %s", k, path, problem)
+			ie = itemErr(CodeInvalidValue, "%s: %s", shortName(k+path), problem)
 		}
 		if ie != nil {
 			worst, worstKey = ie, k
@@ -246,30 +246,31 @@ func classifyKey(k string, originalUFNames bool) keyVerdict {
 			return keyVerdict{CodeInvalidField, fmt.Sprintf("field name %s: the portal maps only letters, digits and _", quoteName(k))}
 		}
 	}
+	name := shortName(k)
 	if len(k) >= 3 && strings.EqualFold(k[:3], "UF_") {
 		if originalUFNames {
 			return keyVerdict{}
 		}
 		return keyVerdict{CodeInvalidField, fmt.Sprintf("%s: upper-case user field names are ignored unless the import uses original UF names; %s",
-			k, ufCamelAdvice(k))}
+			name, ufCamelAdvice(k))}
 	}
 	norm := normalizeKey(k)
 	if strings.HasPrefix(norm, "ufcrm") {
 		if originalUFNames {
-			return keyVerdict{CodeInvalidField, fmt.Sprintf("%s: with original UF names the portal expects UF_CRM_… names", k)}
+			return keyVerdict{CodeInvalidField, fmt.Sprintf("%s: with original UF names the portal expects UF_CRM_… names", name)}
 		}
 		return keyVerdict{}
 	}
 	if rest, ok := strings.CutPrefix(norm, "parentid"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
-		return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: set parent links in Item.Parents[%s], not in Fields", k, strings.TrimLeft(rest, "0"))}
+		return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: set parent links in Item.Parents[%s], not in Fields", name, shortName(strings.TrimLeft(rest, "0")))}
 	}
 	for _, mk := range multifieldKeys {
 		if norm == strings.ToLower(mk.wire) {
-			return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: set Item.%s, not Fields (the import reads only the upper-case list it writes)", k, mk.goName)}
+			return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: set Item.%s, not Fields (the import reads only the upper-case list it writes)", name, mk.goName)}
 		}
 	}
 	if f, ok := typedByNorm[norm]; ok {
-		return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: is the typed field %s; set Item.%s instead of Fields", k, f.wire, f.goName)}
+		return keyVerdict{CodeDuplicateField, fmt.Sprintf("%s: is the typed field %s; set Item.%s instead of Fields", name, f.wire, f.goName)}
 	}
 	if knownOtherFields[norm] {
 		return keyVerdict{}
@@ -287,9 +288,22 @@ func classifyKey(k string, originalUFNames bool) keyVerdict {
 		}
 	}
 	if best != "" {
-		return keyVerdict{CodeFieldTypo, fmt.Sprintf("%s: looks like a misspelling of %s; the portal would ignore it silently", k, best)}
+		return keyVerdict{CodeFieldTypo, fmt.Sprintf("%s: looks like a misspelling of %s; the portal would ignore it silently", name, best)}
 	}
 	return keyVerdict{}
+}
+
+// shortName cuts a caller's name for an error description.
+func shortName(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // normalizeKey folds the ways the portal spells one field (title, TITLE,
@@ -312,6 +326,9 @@ func normalizeKey(k string) string {
 // ufCamelAdvice suggests the camelCase spelling of an UF_CRM_ name where
 // the conversion is certain.
 func ufCamelAdvice(k string) string {
+	if len(k) > 64 {
+		return "use the camelCase name crm.item.fields lists (ufCrm…)"
+	}
 	rest, ok := strings.CutPrefix(strings.ToUpper(k), "UF_CRM_")
 	if !ok || rest == "" {
 		return "use the camelCase name crm.item.fields lists (ufCrm…)"

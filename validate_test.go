@@ -211,6 +211,10 @@ func TestValidateDescriptionsStayShort(t *testing.T) {
 	long := strings.Repeat("ж", 5000)
 	for _, it := range []Item{
 		{Fields: map[string]any{long: 1}},
+		{Fields: map[string]any{"UF_CRM_" + strings.Repeat("1", 5000): 1}},
+		{Fields: map[string]any{"parentId" + strings.Repeat("7", 5000): 1}},
+		{Fields: map[string]any{"ufCrm_" + strings.Repeat("x", 5000): map[string]any{strings.Repeat("k", 5000): math.NaN()}}},
+		{Fields: map[string]any{strings.Repeat("x", 5000) + "isReccurring": 1, "title" + strings.Repeat("_", 5000): 1}},
 		{Fields: map[string]any{"ufCrm_1": YesNo(long)}},
 		{Opened: YesNo(long)},
 		{Fields: map[string]any{"ufCrm_1": json.Number(long)}},
