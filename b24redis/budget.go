@@ -162,7 +162,7 @@ type OperatingBudget struct {
 	idBase  string
 	idSeq   atomic.Uint64
 	mu      sync.Mutex
-	changed map[string]chan struct{} // per method, closed on every local release
+	changed map[string]chan struct{} // per state key, closed on every local release
 }
 
 // NewOperatingBudget returns a budget for portal (its host name) on rdb.
@@ -206,23 +206,24 @@ func (b *OperatingBudget) keys(method string) []string {
 	return []string{k, k + ":leases"}
 }
 
-// wake returns the channel closed by the next local release of method.
-func (b *OperatingBudget) wake(method string) <-chan struct{} {
+// wake returns the channel closed by the next local release of the
+// method whose state key is key.
+func (b *OperatingBudget) wake(key string) <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ch := b.changed[method]
+	ch := b.changed[key]
 	if ch == nil {
 		ch = make(chan struct{})
-		b.changed[method] = ch
+		b.changed[key] = ch
 	}
 	return ch
 }
 
-func (b *OperatingBudget) notify(method string) {
+func (b *OperatingBudget) notify(key string) {
 	b.mu.Lock()
-	if ch := b.changed[method]; ch != nil {
+	if ch := b.changed[key]; ch != nil {
 		close(ch)
-		delete(b.changed, method)
+		delete(b.changed, key)
 	}
 	b.mu.Unlock()
 }
@@ -237,26 +238,31 @@ func (b *OperatingBudget) Acquire(ctx context.Context, method string) (func(*b24
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if b.fb != nil && b.fb.local() {
-			return b.local.Acquire(ctx, method)
+		var probe bool
+		if b.fb != nil {
+			var local bool
+			if local, probe = b.fb.local(); local {
+				return b.local.Acquire(ctx, method)
+			}
 		}
-		wake := b.wake(method)
+		wake := b.wake(keys[0])
 		id := b.idBase + strconv.FormatUint(b.idSeq.Add(1), 36)
-		res, err := acquireScript.Run(ctx, b.rdb, keys, b.budget, b.window, id, b.lease).Int64Slice()
-		if err == nil && len(res) != 2 {
-			err = errors.New("unexpected script reply")
-		}
+		rctx, cancel := redisCtx(ctx, probe)
+		res, err := acquireScript.Run(rctx, b.rdb, keys, b.budget, b.window, id, b.lease).Int64Slice()
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			err = wrapErr("operating budget", err)
-			var ue *UnavailableError
-			if b.fb == nil || !errors.As(err, &ue) {
+			if !b.fb.switchable(err, probe) {
 				return nil, err
 			}
 			b.fb.failed(err)
 			continue
+		}
+		if len(res) != 2 {
+			return nil, &opError{op: "operating budget", err: errors.New("unexpected script reply")}
 		}
 		if b.fb != nil {
 			b.fb.succeeded()
@@ -301,7 +307,7 @@ func (b *OperatingBudget) releaser(method string, keys []string, id string) func
 				b.logger.LogAttrs(ctx, slog.LevelWarn, "b24: redis operating budget: release failed",
 					slog.String("method", method), slog.String("error", wrapErr("operating budget", err).Error()))
 			}
-			b.notify(method)
+			b.notify(keys[0])
 		})
 	}
 }

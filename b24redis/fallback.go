@@ -2,6 +2,7 @@ package b24redis
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,21 +20,43 @@ type fallback struct {
 	until time.Time // do not try Redis before then
 }
 
+// probeTimeout bounds the call that tests whether Redis is back, so that
+// the caller who tests waits hardly longer than those on the fallback.
+const probeTimeout = 500 * time.Millisecond
+
 // local reports whether the caller should use the in-process limits now.
 // Once the recheck time has passed it lets exactly one caller try Redis
-// while the others stay local.
-func (f *fallback) local() bool {
+// (probe) while the others stay local.
+func (f *fallback) local() (local, probe bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.on {
-		return false
+		return false, false
 	}
 	now := time.Now()
 	if now.Before(f.until) {
-		return true
+		return true, false
 	}
-	f.until = now.Add(f.recheck) // this caller probes Redis
-	return false
+	f.until = now.Add(f.recheck)
+	return false, true
+}
+
+// redisCtx is ctx for a Redis call: bounded by probeTimeout when probing.
+func redisCtx(ctx context.Context, probe bool) (context.Context, context.CancelFunc) {
+	if probe {
+		return context.WithTimeout(ctx, probeTimeout)
+	}
+	return ctx, func() {}
+}
+
+// switchable reports whether err, from a Redis call made for a caller
+// whose own ctx is still live, should send that caller to the fallback.
+func (f *fallback) switchable(err error, probe bool) bool {
+	if f == nil {
+		return false
+	}
+	var ue *UnavailableError
+	return probe || errors.As(err, &ue)
 }
 
 // failed records that Redis could not be reached.

@@ -2,7 +2,6 @@ package b24redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -112,16 +111,21 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if l.fb != nil && l.fb.local() {
-			return l.local.Wait(ctx)
+		var probe bool
+		if l.fb != nil {
+			var local bool
+			if local, probe = l.fb.local(); local {
+				return l.local.Wait(ctx)
+			}
 		}
-		wait, err := l.try(ctx)
+		rctx, cancel := redisCtx(ctx, probe)
+		wait, err := l.try(rctx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			var ue *UnavailableError
-			if l.fb == nil || !errors.As(err, &ue) {
+			if !l.fb.switchable(err, probe) {
 				return err
 			}
 			l.fb.failed(err)
