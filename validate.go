@@ -36,15 +36,18 @@ const (
 	CodeDuplicateField = "B24_DUPLICATE_FIELD"
 	// CodeHistoryOrder: history fields the portal would refuse: updatedTime
 	// or movedTime without createdTime, movedTime outside [createdTime,
-	// updatedTime], updatedTime before createdTime, a time in the future, or
+	// updatedTime], updatedTime before createdTime, a time in the future,
 	// createdTime earlier than that of an earlier item of the import
-	// (history must be imported oldest first; equal times are fine).
+	// (history must be imported oldest first; equal times are fine), or
+	// createdTime on an item that follows one without it (the portal dates
+	// that one now, and refuses anything older after it).
 	CodeHistoryOrder = "B24_HISTORY_ORDER"
 )
 
 // itemValidator validates the items of one import in order; not safe for
-// concurrent use. It remembers the createdTime of the last accepted item so
-// that history is imported oldest first.
+// concurrent use. It remembers the createdTime of the last accepted item,
+// and whether an undated one was accepted, so that history is imported
+// oldest first. Refused items do not move that mark: they are not sent.
 type itemValidator struct {
 	et              EntityTypeID
 	originalUFNames bool
@@ -63,6 +66,9 @@ type keyVerdict struct{ code, desc string }
 // maxKeyCache bounds the key cache when every item brings new keys.
 const maxKeyCache = 4096
 
+// newItemValidator returns a validator for one import of entity type et.
+// With originalUFNames user fields must be spelled UF_CRM_…, else ufCrm….
+// now is the clock for the "not in the future" rule (nil: time.Now).
 func newItemValidator(et EntityTypeID, originalUFNames bool, now func() time.Time) *itemValidator {
 	if now == nil {
 		now = time.Now
