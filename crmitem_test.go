@@ -143,6 +143,8 @@ func TestItemMarshalFieldKinds(t *testing.T) {
 			`{"createdTime":"2024-07-17T10:30:15+03:00"}`},
 		{"utc time gets numeric offset", Item{UpdatedTime: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)},
 			`{"updatedTime":"2024-01-02T03:04:05+00:00"}`},
+		{"offset with seconds sent in utc", Item{MovedTime: time.Date(1880, 1, 1, 12, 0, 0, 0, time.FixedZone("LMT", 2*3600+30*60+17))},
+			`{"movedTime":"1880-01-01T09:29:43+00:00"}`},
 		{"ints floats ids", Item{Probability: 7, Opportunity: 1e21, TaxValue: 0.5, CompanyIDs: []int64{1, 2}, CreatedBy: 3},
 			`{"probability":7,"opportunity":1e+21,"taxValue":0.5,"companyIds":[1,2],"createdBy":3}`},
 		{"string escaping", Item{Comments: "a\"b\\c\n\t\x01<é>\u2028"},

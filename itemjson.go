@@ -19,6 +19,17 @@ import (
 // own zone.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
+// appendTime appends t as a quoted timeLayout string. An offset with
+// seconds (local mean time of old dates) cannot be written in that layout,
+// so such times are sent in UTC.
+func appendTime(dst []byte, t time.Time) []byte {
+	if _, off := t.Zone(); off%60 != 0 {
+		t = t.UTC()
+	}
+	dst = append(dst, '"')
+	return append(t.AppendFormat(dst, timeLayout), '"')
+}
+
 // MarshalJSON encodes the item as the flat object crm.item.import reads:
 // typed fields in declaration order, then parentId{N} keys by N, then Fields
 // by key. The output is deterministic.
@@ -85,8 +96,7 @@ func (it *Item) appendJSON(dst []byte) ([]byte, error) {
 					return nil, fmt.Errorf("b24: item field %s: year %d is out of range", f.wire, y)
 				}
 				key(f.wire)
-				dst = append(dst, '"')
-				dst = append(t.AppendFormat(dst, timeLayout), '"')
+				dst = appendTime(dst, t)
 			}
 		case kindIDs:
 			if ids := *f.ids(it); len(ids) > 0 {
@@ -233,8 +243,7 @@ func appendJSONValue(dst []byte, v any, depth int) ([]byte, error) {
 		if y := x.Year(); y < 1 || y > 9999 {
 			return nil, fmt.Errorf("year %d is out of range", y)
 		}
-		dst = append(dst, '"')
-		return append(x.AppendFormat(dst, timeLayout), '"'), nil
+		return appendTime(dst, x), nil
 	case File:
 		return x.appendJSON(dst), nil
 	case *File:
