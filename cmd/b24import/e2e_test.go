@@ -342,6 +342,15 @@ func TestE2E_FatalErrors(t *testing.T) {
 		assert.Contains(t, res.stderr, "b24import: stopped:")
 		assert.NotContains(t, res.stdout+res.stderr, "notthesecret42xyzq")
 	})
+	t.Run("portal unreachable", func(t *testing.T) {
+		gone := b24test.NewServer()
+		url := gone.WebhookURL()
+		gone.Close()
+		res := runCLI(t, url, "-entity", "deal", "-allow-http", "-q", "-retries", "2", input)
+		assert.Equal(t, exitFatal, res.code, res.stderr)
+		assert.Contains(t, res.stderr, "b24import: stopped:")
+		assert.Contains(t, res.stdout, "imported 0, rejected 0, unknown 0, not sent 5")
+	})
 	t.Run("http without -allow-http", func(t *testing.T) {
 		res := runCLI(t, srv.WebhookURL(), "-entity", "deal", input)
 		assert.Equal(t, exitFatal, res.code)

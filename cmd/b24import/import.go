@@ -314,12 +314,18 @@ func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap)
 					return
 				}
 			}
-			for _, rw := range block {
+			for i, rw := range block {
 				lines.put(index, rw.line)
-				index++
 				if !yield(rw.item) {
+					// The importer stopped reading: this row and the rest
+					// of the block were never taken, so never sent.
+					lines.take(index)
+					for _, left := range block[i:] {
+						imp.settle(left.line, outcome{status: stNotSent, desc: "not sent: the import stopped"}, false)
+					}
 					return
 				}
+				index++
 			}
 			if eof {
 				return
@@ -400,15 +406,30 @@ func outcomeOf(r b24.ItemResult) outcome {
 	return o
 }
 
-// isFatal reports whether the import stopped for a reason no retry fixes.
+// isFatal reports whether a row was not sent because the import stopped
+// for a reason no retry fixes (credentials, permission, an unknown entity
+// type, a portal that moved or cannot be reached), as opposed to a call
+// the portal refused for its limits or an interruption.
 func isFatal(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
 	for _, target := range []error{b24.ErrInvalidCredentials, b24.ErrAccessDenied, b24.ErrMethodNotFound,
-		b24.ErrInvalidGrant, b24.ErrInvalidClient, b24.ErrPortalMoved, b24.ErrNotFound, b24.ErrInvalidInput} {
+		b24.ErrInvalidGrant, b24.ErrInvalidClient, b24.ErrPortalMoved, b24.ErrNotFound, b24.ErrInvalidInput,
+		b24.ErrTokenExpired, b24.ErrBatchTooLarge, b24.ErrResponseTooLarge} {
 		if errors.Is(err, target) {
 			return true
 		}
 	}
-	return false
+	var te *b24.TokenError
+	if errors.As(err, &te) {
+		return true
+	}
+	var ae *b24.APIError
+	// An API error here is a refusal before execution (limits): the rows
+	// are not sent and the import goes on. Anything else was not delivered
+	// even after the retries: the portal cannot be reached.
+	return !errors.As(err, &ae)
 }
 
 // finish prints the summary and picks the exit code.

@@ -59,6 +59,7 @@ type config struct {
 	quiet        bool
 	verbose      bool
 	concurrency  int
+	retries      int
 	rate         float64
 	burst        int
 	allowHTTP    bool
@@ -96,6 +97,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
 	fs.BoolVar(&cfg.verbose, "v", false, "debug logging on stderr (secrets are never logged)")
 	fs.IntVar(&cfg.concurrency, "concurrency", b24.DefaultConcurrency, "import calls in flight at once (1-256)")
+	fs.IntVar(&cfg.retries, "retries", 0, "attempts per call when the portal refuses it before running it or cannot be reached (default 8, backing off up to 30 s)")
 	fs.Float64Var(&cfg.rate, "rate", 2, "requests per second the portal allows (Enterprise: 5)")
 	fs.IntVar(&cfg.burst, "burst", 50, "request burst the portal allows (Enterprise: 250)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow http:// portal addresses (local fakes)")
@@ -169,6 +171,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		cfg.comma = '\t'
 	default:
 		return nil, &usageError{fmt.Sprintf(`-delimiter %q: want "," ";" "|" or "tab"`, delim)}
+	}
+	if cfg.retries < 0 {
+		return nil, &usageError{"-retries must not be negative"}
 	}
 	if cfg.concurrency < 1 || cfg.concurrency > 256 {
 		return nil, &usageError{"-concurrency must be within 1..256"}
@@ -246,6 +251,9 @@ func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Clie
 	}
 	if cfg.allowHTTP {
 		opts = append(opts, b24.WithAllowHTTP())
+	}
+	if cfg.retries > 0 {
+		opts = append(opts, b24.WithRetry(b24.RetryPolicy{MaxAttempts: cfg.retries}))
 	}
 	opts = append(opts, extra...)
 	var creds b24.Credentials
