@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"time"
+
+	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/b24test"
+)
+
+// childEnv, when set, makes the program serve the fake portal instead: the
+// overhead and memory regimes run the portal in a child process, so that
+// this process's CPU time and heap are the SDK's alone (the fake keeps
+// every imported item in memory).
+const childEnv = "B24BENCH_CHILD"
+
+// Overhead target: the cloud's request ceiling is 2 req/s × 20 = 40 items/s
+// per portal, so one core feeding 1000 portals has 25 µs per item.
+const cpuPerItemTarget = 25 * time.Microsecond
+
+// Memory target from the design.
+const heapTarget = 64 << 20
+
+// serveChild runs an unlimited, zero-latency fake portal, prints its
+// webhook address and serves until standard input closes.
+func serveChild() {
+	srv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit(), b24test.WithoutRequestLog())
+	fmt.Println(srv.WebhookURL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	srv.Close()
+}
+
+// childPortal starts the fake portal in a child process and returns a
+// client for it (no client-side limits) and a function that stops it.
+func childPortal(ctx context.Context) (*b24.Client, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"=serve")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("fake portal process: %w", err)
+	}
+	wh, err := b24.NewWebhook(strings.TrimSpace(line))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	client, err := b24.NewClient(wh, b24.WithAllowHTTP(),
+		b24.WithRateLimit(1e9, 1<<30), b24.WithOperatingLimit(1<<62, time.Hour))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return client, stop, nil
+}
+
+func runOverhead(ctx context.Context, out io.Writer, s settings) ([]result, error) {
+	fmt.Fprintf(out, "\n== overhead: %d items with BatchImport against a zero-latency unlimited fake portal in a child process\n", s.overhead)
+	client, stop, err := childPortal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	// Warm up connections and code paths, then measure a fresh run.
+	warm := make([]b24.Item, 2000)
+	for i := range warm {
+		warm[i] = benchItem(-1 - i)
+	}
+	if _, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, warm); err != nil {
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	items := make([]b24.Item, s.overhead)
+	for i := range items {
+		items[i] = benchItem(i)
+	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	u0, s0, cpuOK := processCPU()
+	t0 := time.Now()
+	res, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, items)
+	wall := time.Since(t0)
+	u1, s1, _ := processCPU()
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		return nil, err
+	}
+	imported, _, _, _ := res.Counts()
+	n := float64(len(items))
+	allocs := float64(m1.Mallocs-m0.Mallocs) / n
+	bytes := float64(m1.TotalAlloc-m0.TotalAlloc) / n
+	fmt.Fprintf(out, "  %d imported in %.2fs (%.0f items/s wall, GOMAXPROCS %d, portal on the same cores)\n",
+		imported, wall.Seconds(), n/wall.Seconds(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "  allocations: %.1f allocs/item, %.0f B/item\n", allocs, bytes)
+	results := []result{{"overhead", "allocs/item", fmt.Sprintf("%.1f", allocs), "(reported)", true}}
+	if cpuOK {
+		user, sys := u1-u0, s1-s0
+		per := (user + sys) / time.Duration(len(items))
+		fmt.Fprintf(out, "  process CPU: user %.2fs + system %.2fs = %.2f µs/item (user %.2f, system %.2f; loopback HTTP included, nothing subtracted)\n",
+			user.Seconds(), sys.Seconds(), float64(per)/1e3,
+			user.Seconds()/n*1e6, sys.Seconds()/n*1e6)
+		fmt.Fprintf(out, "  one core at this cost: %.0f items/s = %.0f cloud portals at 40 items/s\n",
+			1e9/float64(per), 1e9/float64(per)/40)
+		results = append(results, result{"overhead", "CPU/item", fmt.Sprintf("%.2f µs", float64(per)/1e3),
+			fmt.Sprintf("< %v", cpuPerItemTarget), per < cpuPerItemTarget})
+	}
+	if imported != len(items) {
+		results = append(results, result{"overhead", "imported", fmt.Sprint(imported), fmt.Sprint(len(items)), false})
+	}
+	return results, nil
+}
+
+// heapSampler tracks the peak of the heap in use (objects plus free space
+// in in-use spans, as MemStats.HeapInuse) from runtime/metrics, which does
+// not stop the world.
+type heapSampler struct {
+	samples           []metrics.Sample
+	peakInuse, peakObj uint64
+	peakTotal          uint64
+}
+
+func newHeapSampler() *heapSampler {
+	return &heapSampler{samples: []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+	}}
+}
+
+func (h *heapSampler) sample() {
+	metrics.Read(h.samples)
+	obj, unused, total := h.samples[0].Value.Uint64(), h.samples[1].Value.Uint64(), h.samples[2].Value.Uint64()
+	h.peakInuse = max(h.peakInuse, obj+unused)
+	h.peakObj = max(h.peakObj, obj)
+	h.peakTotal = max(h.peakTotal, total)
+}
+
+func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error) {
+	fmt.Fprintf(out, "\n== memory: streaming import of %d items with ImportSeq (fake portal in a child process, no limits, no latency)\n", s.items)
+	client, stop, err := childPortal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	runtime.GC()
+	h := newHeapSampler()
+	h.sample()
+	base := h.peakInuse
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				h.sample()
+				return
+			case <-t.C:
+				h.sample()
+			}
+		}
+	}()
+	items := func(yield func(b24.Item) bool) {
+		for i := range s.items {
+			if !yield(benchItem(i)) {
+				return
+			}
+		}
+	}
+	t0 := time.Now()
+	var imported, other int
+	var firstErr error
+	for r := range client.CRMItem.ImportSeq(ctx, b24.EntityDeal, items, b24.WithTotal(s.items)) {
+		if r.Status == b24.ItemImported {
+			imported++
+			continue
+		}
+		other++
+		if firstErr == nil {
+			firstErr = r.Err
+		}
+	}
+	wall := time.Since(t0)
+	close(done)
+	<-sampled
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if other > 0 {
+		return nil, fmt.Errorf("%d items not imported: %w", other, errors.Join(firstErr))
+	}
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	fmt.Fprintf(out, "  %d imported in %.1fs (%.0f items/s); heap sampled every 5 ms\n", imported, wall.Seconds(), float64(imported)/wall.Seconds())
+	fmt.Fprintf(out, "  peak heap in use %.1f MiB (%.1f MiB before the import), peak live+unswept objects %.1f MiB, peak memory from the OS %.1f MiB\n",
+		mib(h.peakInuse), mib(base), mib(h.peakObj), mib(h.peakTotal))
+	return []result{{"memory", "peak heap in use", fmt.Sprintf("%.1f MiB", mib(h.peakInuse)), "< 64 MiB", h.peakInuse < heapTarget}}, nil
+}
+
+// printMachine prints what the figures were measured on.
+func printMachine(out io.Writer) {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if l, _, ok := strings.Cut(string(b), "\n"); ok {
+			mem = ", " + strings.Join(strings.Fields(l), " ")
+		}
+	}
+	fmt.Fprintf(out, "machine: %s, %d CPUs (GOMAXPROCS %d)%s, %s %s/%s\n",
+		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

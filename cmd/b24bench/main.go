@@ -1,0 +1,139 @@
+// Command b24bench measures the SDK against the in-process fake portal
+// (b24test) with scaled limits and latency, and checks the targets of the
+// design: sustained items/s at least 95% of the binding ceiling with no
+// refused request, in a request-bound and an operating-bound regime; the
+// SDK's own CPU time and allocations per item; and the peak heap of a
+// 1,000,000-item streaming import (under 64 MiB).
+//
+// Usage:
+//
+//	go run ./cmd/b24bench [-regime request|operating|overhead|memory|all] [-quick] [-items N]
+//
+// It exits 1 when a target is missed, 2 on a usage or setup error. See
+// BENCHMARKS.md for the method and the results.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+)
+
+func main() {
+	if os.Getenv(childEnv) != "" {
+		serveChild() // the fake portal in a separate process
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Stdout)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "b24bench:", err)
+		}
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+// settings are the parsed flags.
+type settings struct {
+	regime   string
+	quick    bool
+	items    int
+	overhead int
+	packing  int
+	conc     int
+}
+
+// result is one measured figure with its target.
+type result struct {
+	regime string
+	name   string
+	value  string
+	target string
+	ok     bool
+}
+
+func run(ctx context.Context, args []string, out io.Writer) (int, error) {
+	fs := flag.NewFlagSet("b24bench", flag.ContinueOnError)
+	var s settings
+	fs.StringVar(&s.regime, "regime", "all", "request, operating, overhead, memory or all (comma-separated list allowed)")
+	fs.BoolVar(&s.quick, "quick", false, "shorter runs for CI (under 2 minutes in all), same checks")
+	fs.IntVar(&s.items, "items", 0, "items of the streaming import in the memory regime (default 1000000, 200000 with -quick)")
+	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
+	fs.IntVar(&s.conc, "concurrency", 0, "calls in flight in the paced regimes (0: the SDK default)")
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
+	if fs.NArg() > 0 {
+		return 2, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if s.items == 0 {
+		s.items = 1_000_000
+		if s.quick {
+			s.items = 200_000
+		}
+	}
+	if s.overhead == 0 {
+		s.overhead = 200_000
+		if s.quick {
+			s.overhead = 50_000
+		}
+	}
+	want := map[string]bool{}
+	for _, r := range strings.Split(s.regime, ",") {
+		r = strings.TrimSpace(r)
+		switch r {
+		case "all":
+			for _, x := range regimes {
+				want[x] = true
+			}
+		case "request", "operating", "overhead", "memory":
+			want[r] = true
+		default:
+			return 2, fmt.Errorf("unknown regime %q", r)
+		}
+	}
+	printMachine(out)
+	var all []result
+	for _, r := range regimes {
+		if !want[r] {
+			continue
+		}
+		var res []result
+		var err error
+		switch r {
+		case "request":
+			res, err = runPaced(ctx, out, requestRegime(s), s)
+		case "operating":
+			res, err = runPaced(ctx, out, operatingRegime(s), s)
+		case "overhead":
+			res, err = runOverhead(ctx, out, s)
+		case "memory":
+			res, err = runMemory(ctx, out, s)
+		}
+		if err != nil {
+			return 2, fmt.Errorf("%s: %w", r, err)
+		}
+		all = append(all, res...)
+	}
+	fmt.Fprintln(out, "\nsummary")
+	code := 0
+	for _, r := range all {
+		mark := "ok  "
+		if !r.ok {
+			mark, code = "FAIL", 1
+		}
+		fmt.Fprintf(out, "  %s %-9s %-28s %-18s target %s\n", mark, r.regime, r.name, r.value, r.target)
+	}
+	return code, nil
+}
+
+// regimes in the order they run.
+var regimes = []string{"request", "operating", "overhead", "memory"}
