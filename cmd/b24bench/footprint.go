@@ -143,7 +143,7 @@ func runOverhead(ctx context.Context, out io.Writer, s settings) ([]result, erro
 // in in-use spans, as MemStats.HeapInuse) from runtime/metrics, which does
 // not stop the world.
 type heapSampler struct {
-	samples           []metrics.Sample
+	samples            []metrics.Sample
 	peakInuse, peakObj uint64
 	peakTotal          uint64
 }
