@@ -174,9 +174,9 @@ func importOrAdd(x *exchange, p map[string]any, history bool) outcome {
 	}
 	es.mu.Lock()
 	id, ie := x.importLocked(es, fields, yes(p, "useOriginalUfNames"), history)
-	var it *storedItem
-	if ie == nil {
-		it = es.getLocked(id)
+	var rendered map[string]any
+	if ie == nil && !history {
+		rendered = renderItem(es.typeID, es.getLocked(id), nil)
 	}
 	es.mu.Unlock()
 	if ie != nil {
@@ -187,7 +187,7 @@ func importOrAdd(x *exchange, p map[string]any, history bool) outcome {
 	if history {
 		return outcome{items: 1, result: map[string]any{"item": map[string]any{"id": id}}}
 	}
-	return outcome{items: 1, result: map[string]any{"item": renderItem(es.typeID, it, nil)}}
+	return outcome{items: 1, result: map[string]any{"item": rendered}}
 }
 
 func handleGet(x *exchange, p map[string]any) outcome {
@@ -216,9 +216,13 @@ func handleGet(x *exchange, p map[string]any) outcome {
 // renderItem builds the answer form of an item: id, the stored fields (or
 // the selected ones), createdTime and updatedTime.
 func renderItem(typeID int, it *storedItem, sel map[string]bool) map[string]any {
-	out := make(map[string]any, len(it.fields)+4)
 	want := func(k string) bool { return sel == nil || sel[k] }
-	for k, v := range it.fields {
+	fields := it.fields
+	if fields == nil {
+		fields = it.fieldMap()
+	}
+	out := make(map[string]any, len(fields)+4)
+	for k, v := range fields {
 		if want(k) {
 			out[k] = v
 		}
@@ -228,14 +232,10 @@ func renderItem(typeID int, it *storedItem, sel map[string]bool) map[string]any 
 		out["entityTypeId"] = typeID
 	}
 	if want("createdTime") {
-		if ct, ok := parsePortalTime(it.fields["createdTime"]); ok {
-			out["createdTime"] = ct.Format(phpDateC)
-		} else {
-			out["createdTime"] = it.created.Format(phpDateC)
-		}
+		out["createdTime"] = time.Unix(0, it.created).Format(phpDateC)
 	}
 	if want("updatedTime") {
-		if _, ok := it.fields["updatedTime"]; !ok {
+		if _, ok := fields["updatedTime"]; !ok {
 			out["updatedTime"] = out["createdTime"]
 		}
 	}

@@ -389,3 +389,20 @@ func TestList(t *testing.T) {
 		assert.Len(t, res.Items, 2)
 	})
 }
+
+func TestCompactStore(t *testing.T) {
+	srv := newTestServer(t, WithCompactStore())
+	var r importResult
+	call(t, srv, "crm.item.batchImport", `{"entityTypeId":2,"data":[
+		{"title":"A","originatorId":"o","originId":"1","opportunity":5},
+		{"title":"B","originatorId":"o","originId":"2","createdTime":"2020-01-01T00:00:00+00:00"}]}`).decode(t, &r)
+	assert.Equal(t, []string{"", "CRM_FIELD_ERROR_VALUE_NOT_VALID"}, r.codes(), "history rules still apply")
+	assert.Equal(t, []StoredItem{{ID: 1, EntityTypeID: 2, Fields: map[string]any{"title": "A", "originatorId": "o", "originId": "1"}}},
+		srv.Items(2))
+	lr := list(t, srv, `{"entityTypeId":2,"filter":{"originatorId":"o","@originId":["1","2"]}}`)
+	assert.Equal(t, []int64{1}, lr.ids)
+	var got struct{ Item map[string]any }
+	call(t, srv, "crm.item.get", `{"entityTypeId":2,"id":1}`).decode(t, &got)
+	assert.Equal(t, "A", got.Item["title"])
+	assert.NotContains(t, got.Item, "opportunity")
+}

@@ -208,6 +208,11 @@ func parsePortalTime(v any) (time.Time, bool) {
 	if !ok || s == "" {
 		return time.Time{}, false
 	}
+	if len(s) == len(time.DateOnly) { // the common date form first
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t, true
+		}
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, true

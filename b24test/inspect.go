@@ -1,7 +1,6 @@
 package b24test
 
 import (
-	"maps"
 	"sync"
 
 	"github.com/b24kit/b24"
@@ -87,8 +86,9 @@ func (s *Server) Items(entityTypeID b24.EntityTypeID) []StoredItem {
 	es.mu.RLock()
 	defer es.mu.RUnlock()
 	out := make([]StoredItem, len(es.items))
-	for i, it := range es.items {
-		out[i] = StoredItem{ID: it.id, EntityTypeID: entityTypeID, Fields: maps.Clone(it.fields)}
+	for i := range es.items {
+		it := &es.items[i]
+		out[i] = StoredItem{ID: it.id, EntityTypeID: entityTypeID, Fields: it.fieldMap()}
 	}
 	return out
 }

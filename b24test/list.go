@@ -66,7 +66,7 @@ func (t *filterTerm) matches(it *storedItem) bool {
 	if t.field == "id" {
 		got = strconv.FormatInt(it.id, 10)
 	} else {
-		got = stringValue(it.fields[t.field])
+		got = stringValue(it.value(t.field))
 	}
 	switch t.op {
 	case "=":
@@ -177,8 +177,8 @@ func handleList(x *exchange, p map[string]any) outcome {
 	} else {
 		if all {
 			cands = make([]int64, 0, len(es.items))
-			for _, it := range es.items {
-				cands = append(cands, it.id)
+			for i := range es.items {
+				cands = append(cands, es.items[i].id)
 			}
 		}
 		for _, id := range cands {
@@ -197,8 +197,8 @@ func handleList(x *exchange, p map[string]any) outcome {
 		total = len(ids)
 		if orderField != "id" {
 			sort.SliceStable(ids, func(i, j int) bool {
-				a := stringValue(es.getLocked(ids[i]).fields[orderField])
-				b := stringValue(es.getLocked(ids[j]).fields[orderField])
+				a := stringValue(es.getLocked(ids[i]).value(orderField))
+				b := stringValue(es.getLocked(ids[j]).value(orderField))
 				if desc {
 					return compareValues(a, b) > 0
 				}
@@ -214,7 +214,7 @@ func handleList(x *exchange, p map[string]any) outcome {
 		}
 		var it *storedItem
 		if ids == nil {
-			it = es.items[pos]
+			it = &es.items[pos]
 		} else {
 			it = es.getLocked(ids[pos])
 		}

@@ -24,6 +24,7 @@ type config struct {
 	seed         int64
 	noRequestLog bool
 	secret       string
+	compact      bool
 }
 
 func defaultConfig() config {
@@ -145,3 +146,9 @@ func WithWebhookSecret(secret string) Option {
 		}
 	}
 }
+
+// WithCompactStore keeps only id, title, originatorId, originId and xmlId of
+// each stored item (and its creation time), not every field, so that
+// benchmarks importing millions of items do not measure the fake's memory.
+// [Server.Items] then returns just those fields.
+func WithCompactStore() Option { return func(c *config) { c.compact = true } }

@@ -87,7 +87,7 @@ func newServer(opts ...Option) *Server {
 		secret:       randomHex(8),
 		clientID:     "local." + randomHex(7),
 		clientSecret: randomHex(20),
-		store:        newStore(cfg.smart),
+		store:        newStore(cfg.smart, cfg.compact),
 		rng:          mrand.New(mrand.NewPCG(uint64(cfg.seed), 0x62323474657374)),
 	}
 	if cfg.secret != "" {

@@ -1,27 +1,68 @@
 package b24test
 
 import (
+	"maps"
 	"sort"
 	"sync"
 	"time"
 )
 
 // storedItem is one item in memory. fields is the map decoded from the
-// request, normalised in place and kept as it is.
+// request, normalised in place and kept as it is; in a compact store it is
+// nil and only the key fields below remain.
 type storedItem struct {
 	id      int64
-	created time.Time // createdTime as imported, else the time of creation
+	created int64 // unix nanoseconds: createdTime as imported, else the time of creation
 	fields  map[string]any
+	// The fields dedup lookups and list filters use most, kept in both modes.
+	title, originatorID, originID, xmlID string
+}
+
+// value returns a stored field's value.
+func (it *storedItem) value(name string) any {
+	if it.fields != nil {
+		return it.fields[name]
+	}
+	var v string
+	switch name {
+	case "title":
+		v = it.title
+	case "originatorId":
+		v = it.originatorID
+	case "originId":
+		v = it.originID
+	case "xmlId":
+		v = it.xmlID
+	}
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+// fieldMap returns a copy of the stored fields.
+func (it *storedItem) fieldMap() map[string]any {
+	if it.fields != nil {
+		return maps.Clone(it.fields)
+	}
+	m := make(map[string]any, 4)
+	for _, k := range []string{"title", "originatorId", "originId", "xmlId"} {
+		if v := it.value(k); v != nil {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // entityStore holds the items of one entity type. IDs are dense from 1, so
 // items[id-1] is the item with that id; lookups by dedup key go through the
 // indexes, never a scan.
 type entityStore struct {
-	typeID int
-	fields *fieldSet
-	mu     sync.RWMutex
-	items  []*storedItem
+	typeID  int
+	fields  *fieldSet
+	compact bool
+	mu      sync.RWMutex
+	items   []storedItem
 	// byOriginID and byXMLID map a key to the first id holding it; later
 	// duplicates (the portal does not enforce uniqueness) spill into more.
 	byOriginID idIndex
@@ -70,11 +111,11 @@ type store struct {
 // builtinTypes are the entity types every portal has.
 var builtinTypes = []int{1, 2, 3, 4, 7, 31}
 
-func newStore(smart []int) *store {
+func newStore(smart []int, compact bool) *store {
 	s := &store{types: make(map[int]*entityStore)}
 	for _, t := range append(append([]int(nil), builtinTypes...), smart...) {
 		if s.types[t] == nil {
-			s.types[t] = &entityStore{typeID: t, fields: newFieldSet(t)}
+			s.types[t] = &entityStore{typeID: t, fields: newFieldSet(t), compact: compact}
 		}
 	}
 	return s
@@ -87,16 +128,24 @@ func (es *entityStore) lastCreatedLocked() (time.Time, bool) {
 	if len(es.items) == 0 {
 		return time.Time{}, false
 	}
-	return es.items[len(es.items)-1].created, true
+	return time.Unix(0, es.items[len(es.items)-1].created), true
 }
 
 // addLocked stores fields as a new item and returns its id. The caller holds
 // the write lock.
 func (es *entityStore) addLocked(fields map[string]any, created time.Time) int64 {
 	id := int64(len(es.items) + 1)
-	es.items = append(es.items, &storedItem{id: id, created: created, fields: fields})
-	es.byOriginID.add(stringValue(fields["originId"]), id)
-	es.byXMLID.add(stringValue(fields["xmlId"]), id)
+	it := storedItem{
+		id: id, created: created.UnixNano(), fields: fields,
+		title: stringValue(fields["title"]), originatorID: stringValue(fields["originatorId"]),
+		originID: stringValue(fields["originId"]), xmlID: stringValue(fields["xmlId"]),
+	}
+	if es.compact {
+		it.fields = nil
+	}
+	es.items = append(es.items, it)
+	es.byOriginID.add(it.originID, id)
+	es.byXMLID.add(it.xmlID, id)
 	return id
 }
 
@@ -105,7 +154,7 @@ func (es *entityStore) getLocked(id int64) *storedItem {
 	if id < 1 || id > int64(len(es.items)) {
 		return nil
 	}
-	return es.items[id-1]
+	return &es.items[id-1]
 }
 
 // sortIDs sorts ids ascending and drops duplicates.
