@@ -42,8 +42,9 @@
 // suggestion: the portal would silently drop it from every row.
 //
 // JSON Lines (.jsonl, .ndjson): one object per line with the same camelCase
-// keys. The format follows the file name, else the first byte; -format
-// sets it. FILE "-" reads standard input (without -journal).
+// keys (-original-uf-names if user fields are spelt UF_CRM_…). The format
+// follows the file name, else the first byte; -format sets it. FILE "-"
+// reads standard input (without -journal).
 //
 // A row that cannot be read (bad number or date, wrong cell count, broken
 // quoting or JSON, not UTF-8, longer than 4 MiB) is rejected with its line
@@ -84,8 +85,23 @@
 // A progress bar on stderr when it is a terminal, a progress line every 5
 // seconds (-progress-every) otherwise; -q turns both off; -v adds debug
 // logging. At the end a summary on stdout: imported, rejected, unknown, not
-// sent, elapsed time and items/s. -report FILE writes a CSV with one row per
-// input row: line, status, id, code, description.
+// sent, elapsed time and items/s, and on stderr the first 20 rows that did
+// not end imported, as FILE:LINE: status CODE: reason. -report FILE writes a
+// CSV with one row per input row handled: line, status, id, code,
+// description.
+//
+// # Pacing
+//
+// The client keeps to the portal's request rate (-rate, -burst: 2/s and 50
+// on cloud plans, 5/s and 250 on Enterprise) and operating-time budget, with
+// -concurrency calls in flight (default 8) and -packing calls per batch
+// request (automatic by default). A call the portal refuses before running
+// it, or that cannot be delivered, is retried with backoff (-retries
+// attempts, default 8); a portal that stays unreachable stops the run with
+// exit code 2, resumable like any other stop.
+//
+// A resumed run keeps the journal's outcomes in memory, about 100 bytes a
+// row.
 //
 // # Exit codes
 //

@@ -355,6 +355,9 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 	if imp.info.originalUF {
 		opts = append(opts, b24.WithOriginalUFNames())
 	}
+	if cfg.packing > 0 {
+		opts = append(opts, b24.WithPacking(cfg.packing))
+	}
 	handled := 0
 	for r := range imp.client.CRMItem.ImportSeq(ictx, cfg.entity, imp.rowsToSend(ictx, src, lines), opts...) {
 		if r.Index < 0 {

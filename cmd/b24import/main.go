@@ -60,6 +60,7 @@ type config struct {
 	verbose      bool
 	concurrency  int
 	retries      int
+	packing      int
 	rate         float64
 	burst        int
 	allowHTTP    bool
@@ -87,7 +88,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	var entity, format, delim, webhook, secretFlag string
 	fs.StringVar(&entity, "entity", "", "entity type: lead, deal, contact, company, quote, invoice or a smart-process id")
 	fs.StringVar(&format, "format", "", "input format: csv or jsonl (default: from the file name, else sniffed)")
-	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" or "tab" (default: detected from the header)`)
+	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" "|" or "tab" (default: detected from the header)`)
 	fs.StringVar(&cfg.journalPath, "journal", "", "journal `file`: records every row's outcome; re-run the same command to resume")
 	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
 	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
@@ -97,6 +98,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
 	fs.BoolVar(&cfg.verbose, "v", false, "debug logging on stderr (secrets are never logged)")
 	fs.IntVar(&cfg.concurrency, "concurrency", b24.DefaultConcurrency, "import calls in flight at once (1-256)")
+	fs.IntVar(&cfg.packing, "packing", 0, "import calls per batch request: 0 packs automatically when the request rate binds, 1 never, up to 50")
 	fs.IntVar(&cfg.retries, "retries", 0, "attempts per call when the portal refuses it before running it or cannot be reached (default 8, backing off up to 30 s)")
 	fs.Float64Var(&cfg.rate, "rate", 2, "requests per second the portal allows (Enterprise: 5)")
 	fs.IntVar(&cfg.burst, "burst", 50, "request burst the portal allows (Enterprise: 250)")
@@ -171,6 +173,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		cfg.comma = '\t'
 	default:
 		return nil, &usageError{fmt.Sprintf(`-delimiter %q: want "," ";" "|" or "tab"`, delim)}
+	}
+	if cfg.packing < 0 || cfg.packing > 50 {
+		return nil, &usageError{"-packing must be within 0..50"}
 	}
 	if cfg.retries < 0 {
 		return nil, &usageError{"-retries must not be negative"}
