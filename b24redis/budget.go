@@ -107,12 +107,17 @@ if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'blocked', f(untl), 'op', f(budget), 'probing', '1')
   op = budget
 end
+local spent = 0
+if ARGV[5] == '1' then spent = tonumber(ARGV[6]) or 0 end
+if spent > 0 then
+  if cost == 0 then cost = spent else cost = 0.7 * cost + 0.3 * spent end
+  redis.call('HSET', KEYS[1], 'cost', f(cost))
+elseif cost == 0 then
+  -- An answer without timings: the cost is unknown but small; stop
+  -- sending one call at a time.
+  redis.call('HSET', KEYS[1], 'cost', '0.000001')
+end
 if ARGV[5] == '1' then
-  local spent = tonumber(ARGV[6]) or 0
-  if spent > 0 then
-    if cost == 0 then cost = spent else cost = 0.7 * cost + 0.3 * spent end
-    redis.call('HSET', KEYS[1], 'cost', f(cost))
-  end
   local stamp = tonumber(ARGV[9]) or 0
   local reading = tonumber(ARGV[8]) or 0
   if ARGV[7] == '1' then
@@ -149,6 +154,12 @@ const releaseTimeout = 5 * time.Second
 // under it); otherwise it waits for the reported reset, and then one probe
 // call goes first. A call in flight holds a lease that lapses after
 // [WithLeaseTTL], so a crashed process does not hold slots for ever.
+//
+// Two refinements matter once many calls run at once: until an answer has
+// told what a call costs, calls of a method go one at a time; and readings
+// that report the same reset time are combined by keeping the largest,
+// because the portal's count only grows until then while answers from
+// several processes arrive in any order.
 type OperatingBudget struct {
 	rdb     redis.UniversalClient
 	prefix  string

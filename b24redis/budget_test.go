@@ -150,3 +150,33 @@ func TestBudgetUnavailable(t *testing.T) {
 	}
 	rel(nil, false)
 }
+
+func TestBudgetOneCallAtATimeUntilTheCostIsKnown(t *testing.T) {
+	bs := budgets(t, 2)
+	first := mustAcquire(t, bs[0], "m")
+	if !held(t, bs[1], "m", 100*time.Millisecond) {
+		t.Fatal("a second call started before any answer told the cost of one")
+	}
+	first(nil, false) // an answer without a time block still ends the wait
+	a := mustAcquire(t, bs[0], "m")
+	b := mustAcquire(t, bs[1], "m")
+	a(nil, false)
+	b(nil, false)
+}
+
+func TestBudgetKeepsLargestReadingWithinAResetPeriod(t *testing.T) {
+	bs := budgets(t, 2)
+	reset := time.Now().Add(time.Hour)
+	a := mustAcquire(t, bs[0], "m")
+	a(reading(1, 1, reset), false)
+	high, low := mustAcquire(t, bs[0], "m"), mustAcquire(t, bs[1], "m")
+	// Both answers belong to the same window position; the one that
+	// finished later carries the smaller count (it was counted earlier).
+	hi, lo := reading(101, 1, reset), reading(50, 1, reset)
+	lo.Finish = hi.Finish + 0.01
+	high(hi, false)
+	low(lo, false)
+	if !held(t, bs[1], "m", 100*time.Millisecond) {
+		t.Fatal("a smaller reading of the same period reopened a method over its budget")
+	}
+}
