@@ -406,3 +406,20 @@ func TestCompactStore(t *testing.T) {
 	assert.Equal(t, "A", got.Item["title"])
 	assert.NotContains(t, got.Item, "opportunity")
 }
+
+func TestDocsExampleDealKeepsEveryField(t *testing.T) {
+	srv := newTestServer(t)
+	deal := `{"title":"New deal (specifically for REST method examples)","typeId":"SERVICE","categoryId":9,
+		"stageId":"C9:UC_KN8KFI","isRecurring":"Y","probability":50,"currencyId":"RUB","isManualOpportunity":"Y",
+		"opportunity":999.99,"taxValue":99.9,"companyId":5,"contactId":4,"contactIds":[4,5],"quoteId":7,
+		"begindate":"2024-06-17","closedate":"2024-07-29","opened":"N","comments":"commentsExample","assignedById":6,
+		"sourceId":"WEB","sourceDescription":"There should be an additional description about the source",
+		"leadId":102,"additionalInfo":"There should be additional information","observers":[2,3],
+		"utmSource":"google","utmMedium":"CPC","parentId1220":2,"ufCrm_1721244707107":1111.1}`
+	var want map[string]any
+	require.NoError(t, json.Unmarshal([]byte(deal), &want))
+	var r importResult
+	call(t, srv, "crm.item.batchImport", `{"entityTypeId":2,"data":[`+deal+`]}`).decode(t, &r)
+	require.Equal(t, []int64{1}, r.ids())
+	assert.Equal(t, want, srv.Items(b24.EntityDeal)[0].Fields)
+}

@@ -60,6 +60,7 @@ type errEnvelope struct {
 // exchange is the state of one HTTP request to /rest/.
 type exchange struct {
 	s       *Server
+	ctx     context.Context
 	cred    string
 	req     request
 	timeout time.Duration
@@ -69,7 +70,6 @@ type exchange struct {
 	cut       bool // the request timeout was reached
 	drop      bool // a FaultDropAfterExecute hit
 	inBatch   bool // running the commands of a batch
-	now       time.Time
 }
 
 // spend adds d of simulated processing; false when the request timeout
@@ -144,7 +144,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		finish(http.StatusNotFound, "ERROR_METHOD_NOT_FOUND")
 		return
 	}
-	x := &exchange{s: s, req: readRequest(r), timeout: s.cfg.reqTimeout, now: start}
+	x := &exchange{s: s, ctx: r.Context(), req: readRequest(r), timeout: s.cfg.reqTimeout}
 	ar := s.authenticate(r, user, secret, webhook, x.req.params, start)
 	rec.Auth = ar.kind
 	if ar.err != nil {
@@ -216,7 +216,10 @@ func (x *exchange) call(method string, p map[string]any, inner bool) (outcome, *
 		}
 		return handleBatch(x, p), nil // the batch wrapper itself is not limited
 	}
-	h := handlers[lower]
+	h := x.s.customHandler(lower)
+	if h == nil {
+		h = handlers[lower]
+	}
 	if h == nil {
 		return outcome{err: errMethodNotFound}, nil
 	}

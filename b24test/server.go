@@ -33,6 +33,7 @@ type Server struct {
 	buckets *bucketSet
 	op      *opLimiter
 	faults  faultSet
+	custom  customHandlers
 	rec     recorder
 
 	rngMu sync.Mutex
