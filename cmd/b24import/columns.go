@@ -155,18 +155,35 @@ func parseHeader(names []string, et b24.EntityTypeID) (cols []column, warnings [
 			continue
 		}
 		if err := probe.Validate(et); err != nil {
-			var ie *b24.ItemError
-			msg := err.Error()
-			if errors.As(err, &ie) {
-				msg = ie.Description
-			}
-			return nil, nil, false, &headerError{fmt.Sprintf("column %d %q: %s", i+1, c.name, strings.TrimPrefix(msg, "b24: "))}
+			return nil, nil, false, &headerError{probeMessage(i, c.name, err)}
 		}
 		if c.kind == kindExtra {
 			warnings = append(warnings, fmt.Sprintf("column %d %q is not a known field of %s; sent as text, the portal ignores fields it does not have", i+1, c.name, et))
 		}
 	}
 	return cols, warnings, originalUF, nil
+}
+
+var (
+	reMisspelling = regexp.MustCompile(`misspelling of ([A-Za-z0-9_]+)`)
+	reGoAdvice    = regexp.MustCompile(`\s*\(set Item\.[A-Za-z]+\)`)
+)
+
+// probeMessage words the library's refusal of a column for the command
+// line: the advice about Item fields is for Go code, not for a CSV header.
+func probeMessage(i int, name string, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "b24: ")
+	var ie *b24.ItemError
+	if errors.As(err, &ie) {
+		msg = ie.Description
+		if m := reMisspelling.FindStringSubmatch(msg); ie.Code == b24.CodeFieldTypo && m != nil {
+			return fmt.Sprintf("column %d %q is not a field; did you mean %q? (the portal would ignore it silently)", i+1, name, m[1])
+		}
+	}
+	msg = reGoAdvice.ReplaceAllString(msg, "")
+	msg = strings.TrimPrefix(msg, fmt.Sprintf("field name %q: ", name))
+	msg = strings.TrimPrefix(msg, name+": ")
+	return fmt.Sprintf("column %d %q: %s", i+1, name, msg)
 }
 
 func contains(list []string, s string) bool {
@@ -179,11 +196,21 @@ func contains(list []string, s string) bool {
 }
 
 // suggest returns the known field an unknown column name most likely
-// misspells (same letters ignoring case and _, or at most two edits
-// away), or "".
+// misspells, or "": the same letters ignoring case and _, or one edit away
+// (two for names of 8 letters or more), a swap of neighbours counting as
+// one edit.
 func suggest(name string) string {
 	norm := normalize(name)
-	best, bestDist := "", 3
+	for base := range multifieldTypes {
+		if normalize(base) == norm {
+			return base
+		}
+	}
+	maxDist := 1
+	if len(norm) >= 8 {
+		maxDist = 2
+	}
+	best, bestDist := "", maxDist+1
 	for known := range typedKinds {
 		kn := normalize(known)
 		if kn == norm {
@@ -192,13 +219,8 @@ func suggest(name string) string {
 		if len(norm) < 5 {
 			continue // short names are too easily near something
 		}
-		if d := editDistance(norm, kn, 3); d < bestDist || d == bestDist && d < 3 && known < best {
+		if d := editDistance(norm, kn); d < bestDist || d == bestDist && known < best {
 			best, bestDist = known, d
-		}
-	}
-	for base := range multifieldTypes {
-		if normalize(base) == norm {
-			return base
 		}
 	}
 	return best
@@ -208,34 +230,30 @@ func normalize(s string) string {
 	return strings.ToLower(strings.ReplaceAll(s, "_", ""))
 }
 
-// editDistance is the Levenshtein distance of a and b, or limit when it is
-// at least limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d >= limit || -d >= limit {
-		return limit
+// editDistance is the optimal string alignment distance of a and b:
+// insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		if rowMin >= limit {
-			return limit
-		}
-		prev, cur = cur, prev
 	}
-	return min(prev[len(b)], limit)
+	return d[len(a)][len(b)]
 }
 
 // coerceError is a cell that cannot be read as its column's type.

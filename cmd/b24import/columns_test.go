@@ -131,3 +131,13 @@ func TestSuggest(t *testing.T) {
 	assert.Equal(t, "", suggest("legacyColour"))
 	assert.Equal(t, "", suggest("abc"))
 }
+
+func TestSuggestThresholds(t *testing.T) {
+	assert.Equal(t, "title", suggest("tilte"), "a swap is one edit")
+	assert.Equal(t, "stageId", suggest("stagId"))
+	assert.Equal(t, "", suggest("Created"), "two edits from createdBy is too far for a short name")
+	assert.Equal(t, "isRecurring", suggest("isReccuring"))
+	assert.Equal(t, 2, editDistance("abcd", "badc"))
+	assert.Equal(t, 1, editDistance("ab", "ba"))
+	assert.Equal(t, 3, editDistance("", "abc"))
+}

@@ -129,6 +129,9 @@ func (imp *importer) run(ctx context.Context) int {
 	for _, w := range info.warnings {
 		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
 	}
+	if total == 0 {
+		fmt.Fprintf(imp.stderr, "b24import: warning: %s has no data rows\n", displayName(cfg.file))
+	}
 	// Check everything that can refuse the run before writing anything.
 	useJournal := cfg.journalPath != "" && !cfg.dryRun
 	if useJournal {
