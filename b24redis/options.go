@@ -35,7 +35,7 @@ func defaultConfig() config {
 		opBudget:  480 * time.Second,
 		opWindow:  10 * time.Minute,
 		recheck:   2 * time.Second,
-		lockTTL:   45 * time.Second,
+		lockTTL:   15 * time.Second,
 		leaseTTL:  2 * time.Minute,
 		lockRetry: 250 * time.Millisecond,
 	}
@@ -147,16 +147,16 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithLockTTL sets how long the token store's refresh lock lives when its
-// holder dies without releasing it (45 s by default). It must exceed the
-// longest refresh: the b24 client bounds one refresh, save included, at
-// 30 s. A shorter value lets another process take over sooner after a
-// crash, at the risk of two processes refreshing at once if a refresh is
-// slow.
+// WithLockTTL sets how long the token store's refresh lock outlives its
+// holder: 15 s by default. A live holder renews the lock every third of
+// it, so a slow refresh keeps it; a process that dies releases it after
+// at most this long, and another process takes over. Keep it well under
+// the b24 client's 30 s refresh limit, which is also how long other
+// processes wait for the lock before their call fails.
 func WithLockTTL(d time.Duration) Option {
 	return func(c *config) error {
-		if d < 10*time.Millisecond {
-			return invalid("WithLockTTL: at least 10ms, got %v", d)
+		if d < 30*time.Millisecond {
+			return invalid("WithLockTTL: at least 30ms, got %v", d)
 		}
 		c.lockTTL = d
 		return nil

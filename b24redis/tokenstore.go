@@ -23,8 +23,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// renewScript extends the lock only if this holder still owns it.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
 // unlockTimeout bounds the unlock script; unlock has no ctx.
 const unlockTimeout = 5 * time.Second
+
+// maxHold stops renewing a lock whose holder never unlocks (a bug in the
+// caller); the b24 client unlocks within its 30 s refresh limit.
+const maxHold = 2 * time.Minute
 
 // TokenStore keeps one OAuth token pair in Redis for every process of an
 // application installed on a portal, and implements [b24.TokenStore]: set
@@ -33,10 +43,10 @@ const unlockTimeout = 5 * time.Second
 // others adopt the pair it saved.
 //
 // The pair is kept as JSON under key, the lock under key + ":lock" (SET NX
-// with a random owner and an expiry, see [WithLockTTL]; released by a
-// compare-and-delete script). A process that dies while refreshing leaves
-// the lock to expire, after which another one takes over with the pair in
-// Redis. The pair is saved before the lock is released; if a process dies
+// with a random owner and an expiry, renewed while its holder lives, see
+// [WithLockTTL]; released by a compare-and-delete script). A process that
+// dies while refreshing leaves the lock to expire, after which another one
+// takes over with the pair in Redis. The pair is saved before the lock is released; if a process dies
 // after the token endpoint rotated the pair but before saving it, the new
 // pair is lost and the application must be authorised again: no store can
 // close that window.
@@ -148,6 +158,9 @@ func (s *TokenStore) Save(ctx context.Context, t b24.Token) error {
 // so that a process started with an old pair (from a file or an
 // environment variable) uses the current one.
 func (s *TokenStore) LoadOrStore(ctx context.Context, seed b24.Token) (b24.Token, error) {
+	if seed.AccessToken == "" && seed.RefreshToken == "" {
+		return s.Load(ctx)
+	}
 	raw, err := encodeToken(seed)
 	if err != nil {
 		return b24.Token{}, errors.New("b24: redis token store: the token pair does not encode")
@@ -160,8 +173,10 @@ func (s *TokenStore) LoadOrStore(ctx context.Context, seed b24.Token) (b24.Token
 
 // Lock takes the exclusive right to refresh, waiting (with a growing,
 // jittered pause between attempts) while another process holds it, until
-// ctx is done. The lock expires by itself after [WithLockTTL] (45 s by
-// default) if its holder dies; unlock releases it only if it is still this
+// ctx is done. While held, the lock is renewed every third of
+// [WithLockTTL] (15 s by default), so it outlives a slow refresh; if its
+// holder dies, it expires within the TTL and another process takes over.
+// unlock stops the renewal and releases the lock only if it is still this
 // holder's.
 func (s *TokenStore) Lock(ctx context.Context) (func(), error) {
 	var id [16]byte
@@ -179,7 +194,7 @@ func (s *TokenStore) Lock(ctx context.Context) (func(), error) {
 			return nil, wrapErr("token store lock", err)
 		}
 		if ok {
-			return s.unlocker(owner), nil
+			return s.hold(owner), nil
 		}
 		// Jitter spreads the waiters so they do not all retry at once.
 		d := pause/2 + mrand.N(pause/2+1)
@@ -190,9 +205,42 @@ func (s *TokenStore) Lock(ctx context.Context) (func(), error) {
 	}
 }
 
-func (s *TokenStore) unlocker(owner string) func() {
+// hold renews the lock until the returned unlock is called, the lock is
+// lost, or maxHold passes.
+func (s *TokenStore) hold(owner string) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(s.ttl / 3)
+		defer tick.Stop()
+		limit := time.NewTimer(maxHold)
+		defer limit.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-limit.C:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), s.ttl/3)
+				n, err := renewScript.Run(ctx, s.rdb, []string{s.lockKey}, owner, s.ttl.Milliseconds()).Int()
+				cancel()
+				if err == nil && n == 0 {
+					return // expired and perhaps taken: nothing left to renew
+				}
+				// An error is retried at the next tick, while the lock lives.
+			}
+		}
+	}()
 	var once sync.Once
-	return func() { once.Do(func() { s.unlock(owner) }) }
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			s.unlock(owner)
+		})
+	}
 }
 
 func (s *TokenStore) unlock(owner string) {

@@ -17,6 +17,7 @@ import (
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24redis"
 	"github.com/b24kit/b24/b24test"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestTokenStoreRoundTrip(t *testing.T) {
@@ -82,16 +83,18 @@ func TestTokenStoreLockExclusive(t *testing.T) {
 	}
 }
 
-func TestTokenStoreLockExpires(t *testing.T) {
+func TestTokenStoreLockExpiresWhenItsHolderIsGone(t *testing.T) {
 	rdb := needRedis(t)
 	key := uniquePrefix(t) + "oauth"
-	a, _ := b24redis.NewTokenStore(rdb, key, b24redis.WithLockTTL(150*time.Millisecond))
+	// a's own connection dies with it: no more renewals.
+	ardb := redis.NewClient(&redis.Options{Addr: sharedRedis})
+	a, _ := b24redis.NewTokenStore(ardb, key, b24redis.WithLockTTL(150*time.Millisecond))
 	b, _ := b24redis.NewTokenStore(rdb, key, b24redis.WithLockTTL(time.Minute))
 	staleUnlock, err := a.Lock(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a "crashes": it never unlocks; b gets the lock once it expires.
+	_ = ardb.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	unlockB, err := b.Lock(ctx)
@@ -99,10 +102,33 @@ func TestTokenStoreLockExpires(t *testing.T) {
 		t.Fatalf("Lock after the holder's lock expired = %v", err)
 	}
 	defer unlockB()
-	staleUnlock() // must not release b's lock
+	staleUnlock() // must not release b's lock (and cannot: a's client is closed)
 	if n, err := rdb.Exists(t.Context(), key+":lock").Result(); err != nil || n != 1 {
 		t.Fatalf("b's lock was released by a's late unlock (exists=%d, %v)", n, err)
 	}
+}
+
+func TestTokenStoreLockRenewedWhileHeld(t *testing.T) {
+	rdb := needRedis(t)
+	key := uniquePrefix(t) + "oauth"
+	a, _ := b24redis.NewTokenStore(rdb, key, b24redis.WithLockTTL(300*time.Millisecond))
+	b, _ := b24redis.NewTokenStore(rdb, key)
+	unlock, err := a.Lock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Four TTLs later the live holder still has it.
+	short, cancel := context.WithTimeout(t.Context(), 1200*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock while a live holder renews = %v, want a deadline error", err)
+	}
+	unlock()
+	unlockB, err := b.Lock(t.Context())
+	if err != nil {
+		t.Fatalf("Lock after unlock = %v", err)
+	}
+	unlockB()
 }
 
 func TestTokenStoreUnavailable(t *testing.T) {
@@ -168,7 +194,7 @@ func TestTokenRefreshOnceAcrossProcesses(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	tokenURL := srv.OAuthConfig().TokenURL
-	ws := tokenWorkers(t, ctx, srv, 3, func(int) string { return tokenURL }, 45*time.Second)
+	ws := tokenWorkers(t, ctx, srv, 3, func(int) string { return tokenURL }, 15*time.Second)
 
 	srv.ExpireTokens()
 	for _, w := range ws {
