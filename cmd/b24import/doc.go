@@ -100,7 +100,7 @@
 // attempts, default 8); a portal that stays unreachable stops the run with
 // exit code 2, resumable like any other stop.
 //
-// A resumed run keeps the journal's outcomes in memory, about 100 bytes a
+// A resumed run keeps the journal's outcomes in memory, about 200 bytes a
 // row.
 //
 // # Exit codes

@@ -220,7 +220,7 @@ func waitImported(t *testing.T, journal string, n int) {
 func TestE2E_Kill9AndResumeWithKeys(t *testing.T) {
 	t.Parallel()
 	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
-	const rows = 400
+	const rows = 800
 	input := writeDeals(t, rows, true)
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
 	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "4", "-journal", journal, input}
@@ -250,7 +250,7 @@ func TestE2E_Kill9AndResumeWithKeys(t *testing.T) {
 func TestE2E_Kill9AndResumeWithoutKeys(t *testing.T) {
 	t.Parallel()
 	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
-	const rows = 400
+	const rows = 800
 	input := writeDeals(t, rows, false)
 	dir := t.TempDir()
 	journal, report := filepath.Join(dir, "journal.jsonl"), filepath.Join(dir, "report.csv")
@@ -294,7 +294,7 @@ func TestE2E_Kill9AndResumeWithoutKeys(t *testing.T) {
 func TestE2E_InterruptAndResume(t *testing.T) {
 	t.Parallel()
 	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 0))
-	const rows = 300
+	const rows = 600
 	input := writeDeals(t, rows, true)
 	journal := filepath.Join(t.TempDir(), "journal.jsonl")
 	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "2", "-journal", journal, input}
