@@ -486,3 +486,74 @@ func TestE2E_VerboseLogsWithoutSecrets(t *testing.T) {
 	require.NotEmpty(t, secret)
 	assert.NotContains(t, res.stdout+res.stderr, secret)
 }
+
+// TestE2E_ResumeLooksUpRowsInFlight replays a run that died after its
+// calls reached the portal but before their answers were recorded: the
+// resumed run must find those rows by their dedup keys, not send them again.
+func TestE2E_ResumeLooksUpRowsInFlight(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		entity string
+		et     b24.EntityTypeID
+		header string
+		row    func(i int) string
+		item   func(i int) b24.Item
+	}{
+		{"deal", b24.EntityDeal, "originatorId,originId,title",
+			func(i int) string { return fmt.Sprintf("crm,%d,Deal %d", i, i) },
+			func(i int) b24.Item { return b24.Item{OriginatorID: "crm", OriginID: fmt.Sprint(i), Title: fmt.Sprintf("Deal %d", i)} }},
+		{"1030", 1030, "xmlId,title",
+			func(i int) string { return fmt.Sprintf("x-%d,Item %d", i, i) },
+			func(i int) b24.Item { return b24.Item{XMLID: fmt.Sprintf("x-%d", i), Title: fmt.Sprintf("Item %d", i)} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.entity, func(t *testing.T) {
+			t.Parallel()
+			srv := fastServer(t, b24test.WithSmartProcess(1030))
+			const rows = 70
+			var b strings.Builder
+			b.WriteString(tc.header + "\n")
+			for i := range rows {
+				b.WriteString(tc.row(i) + "\n")
+			}
+			dir := t.TempDir()
+			input, journal := filepath.Join(dir, "in.csv"), filepath.Join(dir, "journal.jsonl")
+			require.NoError(t, os.WriteFile(input, []byte(b.String()), 0o644))
+
+			// The dead run: rows 0..39 (lines 2..41) were sent; the portal
+			// saved rows 0..29; only rows 0..9 got their answer recorded.
+			var saved []b24.Item
+			for i := range 30 {
+				saved = append(saved, tc.item(i))
+			}
+			_, err := srv.Client().CRMItem.BatchImport(t.Context(), tc.et, saved)
+			require.NoError(t, err)
+			fp, err := hashFile(input)
+			require.NoError(t, err)
+			j, err := openJournal(journal, nil, journalHeader{Journal: journalVersion, Input: input, fingerprint: fp, Entity: int(tc.et)})
+			require.NoError(t, err)
+			var sent []int
+			for l := 2; l <= 41; l++ {
+				sent = append(sent, l)
+			}
+			require.NoError(t, j.markSent(sent))
+			for i := range 10 {
+				require.NoError(t, j.record(i+2, outcome{status: stImported, id: int64(i + 1)}))
+			}
+			require.NoError(t, j.close())
+
+			res := runCLI(t, srv.WebhookURL(), "-entity", tc.entity, "-allow-http", "-q", "-journal", journal, input)
+			require.Equal(t, exitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+			assert.Contains(t, res.stderr, "30 rows in doubt: 30 have dedup keys, 20 of those were found in the portal")
+			assert.Contains(t, res.stdout, "imported 70, rejected 0, unknown 0")
+			items := srv.Items(tc.et)
+			require.Len(t, items, rows, "nothing was imported twice")
+			seen := map[string]bool{}
+			for _, it := range items {
+				title := fmt.Sprint(it.Fields["title"])
+				assert.False(t, seen[title], "%s is duplicated", title)
+				seen[title] = true
+			}
+		})
+	}
+}
