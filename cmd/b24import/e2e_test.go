@@ -501,7 +501,9 @@ func TestE2E_ResumeLooksUpRowsInFlight(t *testing.T) {
 	}{
 		{"deal", b24.EntityDeal, "originatorId,originId,title",
 			func(i int) string { return fmt.Sprintf("crm,%d,Deal %d", i, i) },
-			func(i int) b24.Item { return b24.Item{OriginatorID: "crm", OriginID: fmt.Sprint(i), Title: fmt.Sprintf("Deal %d", i)} }},
+			func(i int) b24.Item {
+				return b24.Item{OriginatorID: "crm", OriginID: fmt.Sprint(i), Title: fmt.Sprintf("Deal %d", i)}
+			}},
 		{"1030", 1030, "xmlId,title",
 			func(i int) string { return fmt.Sprintf("x-%d,Item %d", i, i) },
 			func(i int) b24.Item { return b24.Item{XMLID: fmt.Sprintf("x-%d", i), Title: fmt.Sprintf("Item %d", i)} }},
