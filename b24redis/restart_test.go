@@ -83,7 +83,7 @@ func TestRedisDownMidImportFails(t *testing.T) {
 	r := newRestartRig(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	res, err := r.client.CRMItem.BatchImport(ctx, b24.EntityDeal, deals(100), b24.WithConcurrency(1))
+	res, err := r.client.CRMItem.BatchImport(ctx, b24.EntityDeal, deals(100), b24.WithConcurrency(1), b24.WithPacking(1))
 	if !errors.Is(err, b24redis.ErrUnavailable) {
 		t.Fatalf("BatchImport error = %v, want ErrUnavailable", err)
 	}
@@ -121,7 +121,7 @@ func TestRedisDownMidImportFallback(t *testing.T) {
 	r := newRestartRig(t, b24redis.WithFallback(1), b24redis.WithFallbackRecheck(100*time.Millisecond))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if _, err := r.client.CRMItem.BatchImport(ctx, b24.EntityDeal, deals(100), b24.WithConcurrency(1)); err != nil {
+	if _, err := r.client.CRMItem.BatchImport(ctx, b24.EntityDeal, deals(100), b24.WithConcurrency(1), b24.WithPacking(1)); err != nil {
 		t.Fatalf("BatchImport with fallback = %v", err)
 	}
 	if n := r.srv.ItemCount(b24.EntityDeal); n != 100 {

@@ -181,7 +181,9 @@ func runWorker(ctx context.Context, addr string, n int) error {
 			OriginatorID: "workers-demo", OriginID: strconv.Itoa(i),
 		})
 	}
-	res, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, mine)
+	// One import call per request, so that the demo's 60 calls all pass
+	// through the shared bucket; in production leave packing automatic.
+	res, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, mine, b24.WithPacking(1))
 	imported, rejected, unknown, notSent := res.Counts()
 	fmt.Printf("%d imported, %d rejected, %d unknown, %d not sent\n", imported, rejected, unknown, notSent)
 	return err
