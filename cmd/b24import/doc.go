@@ -62,7 +62,8 @@
 // line listing their input lines, synced to disk before they go out, then
 // one line per row with its line number, status, id or error code, synced
 // after each call's results. A torn last line (the process was killed while
-// writing) is ignored.
+// writing) is ignored. A run holds an exclusive lock on its journal, so a
+// second run with the same journal is refused while the first is alive.
 //
 // Rows listed in a "send" line without a result were in flight when the
 // run died (kill -9, power loss); rows recorded unknown had an outcome even

@@ -559,3 +559,24 @@ func TestE2E_ResumeLooksUpRowsInFlight(t *testing.T) {
 		})
 	}
 }
+
+func TestE2E_JournalInUse(t *testing.T) {
+	t.Parallel()
+	srv := fastServer(t, b24test.WithLatency(100*time.Millisecond, 0, 0))
+	input := writeDeals(t, 400, true)
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "1", "-journal", journal, input}
+	first, _, _ := command(srv.WebhookURL(), args...)
+	require.NoError(t, first.Start())
+	waitImported(t, journal, 1)
+
+	res := runCLI(t, srv.WebhookURL(), args...)
+	assert.Equal(t, exitFatal, res.code)
+	assert.Contains(t, res.stderr, "is in use by another b24import run")
+
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_ = first.Wait()
+	res = runCLI(t, srv.WebhookURL(), args...)
+	assert.Equal(t, exitOK, res.code, "the lock died with the process: %s", res.stderr)
+	assert.Equal(t, 400, srv.ItemCount(b24.EntityDeal))
+}

@@ -135,6 +135,11 @@ func (imp *importer) run(ctx context.Context) int {
 	// Check everything that can refuse the run before writing anything.
 	useJournal := cfg.journalPath != "" && !cfg.dryRun
 	if useJournal {
+		release, err := lockJournal(cfg.journalPath)
+		if err != nil {
+			return imp.fail("%v", err)
+		}
+		defer release()
 		if code := imp.checkJournal(fp); code != exitOK {
 			return code
 		}
