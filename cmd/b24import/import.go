@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -24,7 +23,6 @@ const blockSize = b24.MaxBatchImportSize
 type importer struct {
 	cfg      *config
 	client   *b24.Client
-	log      *slog.Logger
 	stdout   io.Writer
 	stderr   io.Writer
 	terminal bool

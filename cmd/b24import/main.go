@@ -238,7 +238,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitFatal
 		}
 	}
-	imp := &importer{cfg: cfg, client: client, log: logger, stdout: stdout, stderr: stderr,
+	imp := &importer{cfg: cfg, client: client, stdout: stdout, stderr: stderr,
 		terminal: isStderrTerminal(stderr)}
 	return imp.run(ctx)
 }
