@@ -76,6 +76,15 @@ func NewOperatingBudget(budget, window time.Duration) OperatingBudget {
 // operatingBudget tracks, per method, the portal's latest reading of
 // consumed time plus the calls in flight, and holds calls back when
 // starting another could cross the limit.
+//
+// The portal refuses a call only when the time already consumed exceeds
+// the budget, so the call that crosses it still runs. A call is therefore
+// admitted while the reading plus one cost per call in flight plus its own
+// cost fits in the budget, and, when nothing is in flight (the reading is
+// then exact), while the reading is still under it. Readings within one
+// reset period (same operating_reset_at) can only grow, because nothing
+// dropped out of the window in between: the largest one counts, whatever
+// order the answers arrive in.
 type operatingBudget struct {
 	budget, window float64 // seconds
 	now            func() time.Time
@@ -85,10 +94,11 @@ type operatingBudget struct {
 }
 
 type methodState struct {
-	operating float64   // last reading, seconds
-	readAt    float64   // portal's finish time of that reading (unix s)
-	resetAt   time.Time // when the oldest bucket drops; zero if unknown
-	probing   bool      // after a reset: one call at a time until a fresh reading
+	operating float64   // consumed seconds per the latest reading period
+	period    time.Time // operating_reset_at of that reading; zero if not reported
+	readAt    float64   // portal's finish time of that reading (unix s), when period is zero
+	recheck   time.Time // no reset time reported: when to look again
+	probing   bool      // the period ended: one call at a time until a newer reading
 	inflight  int
 	cost      float64   // moving average of one call's server time, seconds
 	blocked   time.Time // refused by the portal until then
@@ -130,6 +140,10 @@ func (b *operatingBudget) Acquire(ctx context.Context, method string) (func(*Res
 	}
 }
 
+// resetSlack is added to the portal's reset time before a probe, for clock
+// differences between the portal and this host.
+const resetSlack = 50 * time.Millisecond
+
 // admit decides under b.mu whether a call may start now; if not it returns
 // the time to re-check (zero: when something changes).
 func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
@@ -137,29 +151,35 @@ func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
 	if now.Before(m.blocked) {
 		return true, m.blocked
 	}
+	if m.probing {
+		// The oldest part of the window dropped out; how much it held is
+		// unknown, so one call at a time brings back a fresh reading.
+		return m.inflight > 0, time.Time{}
+	}
 	predicted := m.operating + float64(m.inflight+1)*m.cost
-	fits := predicted <= b.budget || m.inflight == 0 && m.operating < b.budget
-	if fits && !m.probing {
+	if predicted <= b.budget || m.inflight == 0 && m.operating < b.budget {
 		return false, time.Time{}
 	}
-	if !m.resetAt.IsZero() && !now.Before(m.resetAt) {
-		// The oldest minute dropped out; how much it held is unknown, so
-		// send one probe and trust the fresh reading it brings back.
+	if !m.period.IsZero() && !now.Before(m.period.Add(resetSlack)) {
 		m.probing = true
-		m.resetAt = time.Time{}
-	}
-	if m.probing {
 		return m.inflight > 0, time.Time{}
 	}
 	if m.inflight > 0 {
 		return true, time.Time{} // a reading is on its way
 	}
-	if !m.resetAt.IsZero() {
-		return true, m.resetAt.Add(50 * time.Millisecond)
+	if !m.period.IsZero() {
+		return true, m.period.Add(resetSlack)
 	}
 	// No reset time reported: look again after a tenth of the window.
-	m.resetAt = now.Add(time.Duration(b.window / 10 * float64(time.Second)))
-	return true, m.resetAt
+	if m.recheck.IsZero() {
+		m.recheck = now.Add(time.Duration(b.window / 10 * float64(time.Second)))
+	}
+	if !now.Before(m.recheck) {
+		m.recheck = time.Time{}
+		m.probing = true
+		return false, time.Time{}
+	}
+	return true, m.recheck
 }
 
 func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
@@ -174,15 +194,17 @@ func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
 				until := b.now().Add(time.Duration(b.window / 10 * float64(time.Second)))
 				if t != nil && !t.OperatingResetAt.IsZero() {
 					until = t.OperatingResetAt.Add(time.Second)
-				} else if !m.resetAt.IsZero() && m.resetAt.After(b.now()) {
-					until = m.resetAt.Add(time.Second)
+				} else if !m.period.IsZero() && m.period.After(b.now()) {
+					until = m.period.Add(time.Second)
 				}
 				m.blocked = until
-				m.operating = b.budget
-				m.probing = true // after the block, one call tests the water
+				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
-				b.observe(m, t)
+				b.observe(m, t, blocked)
+			}
+			if blocked {
+				m.probing = true // after the block, one call tests the water
 			}
 			close(m.changed)
 			m.changed = make(chan struct{})
@@ -190,13 +212,14 @@ func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
 	}
 }
 
-// observe folds one answer's time block into the method's state.
-func (b *operatingBudget) observe(m *methodState, t *ResponseTime) {
+// observe folds one answer's time block into the method's state. A refused
+// call's time block carries a reading but no cost.
+func (b *operatingBudget) observe(m *methodState, t *ResponseTime, refused bool) {
 	spent := t.Processing
 	if spent <= 0 {
 		spent = t.Duration
 	}
-	if spent > 0 {
+	if spent > 0 && !refused {
 		if m.cost == 0 {
 			m.cost = spent
 		} else {
@@ -204,6 +227,21 @@ func (b *operatingBudget) observe(m *methodState, t *ResponseTime) {
 		}
 	}
 	if !t.HasOperating {
+		return
+	}
+	if reset := t.OperatingResetAt; !reset.IsZero() {
+		switch {
+		case reset.Before(m.period):
+			return // taken before the window last moved on
+		case reset.Equal(m.period):
+			// Same period: nothing dropped out in between, so the larger
+			// reading is the later one. It does not end a probe: the probe
+			// waits for the next period.
+			m.operating = max(m.operating, t.Operating)
+			return
+		}
+		m.period, m.operating, m.probing = reset, t.Operating, false
+		m.recheck = time.Time{}
 		return
 	}
 	stamp := t.Finish
@@ -216,9 +254,7 @@ func (b *operatingBudget) observe(m *methodState, t *ResponseTime) {
 	m.readAt = stamp
 	m.operating = t.Operating
 	m.probing = false
-	if !t.OperatingResetAt.IsZero() {
-		m.resetAt = t.OperatingResetAt
-	}
+	m.recheck = time.Time{}
 }
 
 // waitUntil blocks until the deadline passes (zero: no deadline), changed

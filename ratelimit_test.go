@@ -80,7 +80,7 @@ func TestOperatingBudgetPausesUntilReset(t *testing.T) {
 	wait, _ := b.admit(m)
 	require.False(t, wait, "under the limit the portal still accepts a call, even one that crosses it")
 
-	b.observe(m, reading(1001, 101, reset, 5))
+	b.observe(m, reading(1001, 101, reset, 5), false)
 	wait, until := b.admit(m)
 	require.True(t, wait, "past the limit the portal would refuse")
 	assert.True(t, until.After(reset) || until.Equal(reset), "waits until the oldest minute drops out")
@@ -93,7 +93,7 @@ func TestOperatingBudgetPausesUntilReset(t *testing.T) {
 	assert.True(t, wait, "only one probe until a fresh reading")
 
 	m.inflight = 0
-	b.observe(m, reading(1031, 60, clk.now().Add(time.Minute), 5))
+	b.observe(m, reading(1031, 60, clk.now().Add(time.Minute), 5), false)
 	wait, _ = b.admit(m)
 	assert.False(t, wait, "the fresh reading opens the method again")
 	assert.False(t, m.probing)
@@ -118,8 +118,8 @@ func TestOperatingBudgetIgnoresStaleReadings(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
 	m := b.state("m")
-	b.observe(m, reading(1010, 80, time.Time{}, 1))
-	b.observe(m, reading(1005, 20, time.Time{}, 1))
+	b.observe(m, reading(1010, 80, time.Time{}, 1), false)
+	b.observe(m, reading(1005, 20, time.Time{}, 1), false)
 	assert.Equal(t, 80.0, m.operating, "an answer overtaken by a newer one does not lower the reading")
 }
 
@@ -156,4 +156,65 @@ func TestRetryBackoff(t *testing.T) {
 			assert.LessOrEqual(t, d, want, "attempt %d", attempt)
 		}
 	}
+}
+
+func TestOperatingBudgetKeepsLargestReadingOfAPeriod(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	reset := clk.now().Add(time.Minute)
+	m := b.state("m")
+	// Answers overtake each other: a call that took longer finishes later
+	// but carries a reading taken before the others'.
+	b.observe(m, reading(1001, 100.5, reset, 5), false)
+	b.observe(m, reading(1002, 95, reset, 9), false)
+	assert.Equal(t, 100.5, m.operating, "within one period the consumed time only grows")
+	wait, until := b.admit(m)
+	assert.True(t, wait, "over the budget: the portal would refuse")
+	assert.Equal(t, reset.Add(resetSlack), until)
+
+	b.observe(m, reading(1003, 40, reset.Add(-time.Second), 5), false)
+	assert.Equal(t, 100.5, m.operating, "a reading from before the window moved on is stale")
+
+	later := reset.Add(time.Minute)
+	b.observe(m, reading(1004, 40, later, 5), false)
+	assert.Equal(t, 40.0, m.operating, "a later period replaces the reading")
+	assert.Equal(t, later, m.period)
+}
+
+func TestOperatingBudgetProbeWaitsForTheNextPeriod(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	reset := clk.now().Add(10 * time.Second)
+	m := b.state("m")
+	b.observe(m, reading(1000, 101, reset, 5), false)
+	clk.advance(11 * time.Second)
+	wait, _ := b.admit(m)
+	require.False(t, wait, "after the reset one probe goes")
+	require.True(t, m.probing)
+	m.inflight = 1
+	b.observe(m, reading(1001, 101, reset, 5), false)
+	assert.True(t, m.probing, "an answer from the old period does not end the probe")
+	wait, _ = b.admit(m)
+	assert.True(t, wait, "still one call at a time")
+	b.observe(m, reading(1011, 70, reset.Add(time.Minute), 5), false)
+	assert.False(t, m.probing)
+	wait, _ = b.admit(m)
+	assert.False(t, wait, "the next period's reading opens the method again")
+}
+
+func TestOperatingBudgetRefusalKeepsCost(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	rel, err := b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(reading(1000, 50, clk.now().Add(time.Minute), 4), false)
+	rel, err = b.Acquire(t.Context(), "m")
+	require.NoError(t, err)
+	rel(reading(1001, 101, clk.now().Add(time.Minute), 0.001), true)
+	m := b.methods["m"]
+	assert.Equal(t, 4.0, m.cost, "a refused call ran nothing: its time says nothing about the cost")
+	assert.Equal(t, 101.0, m.operating)
+	wait, until := b.admit(m)
+	assert.True(t, wait)
+	assert.Equal(t, clk.now().Add(time.Minute+time.Second), until, "blocked until a second after the reset")
 }
