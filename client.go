@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -287,6 +288,13 @@ func checkMethod(method string) error {
 // [RetryPolicy]; a write whose outcome is unknown is not repeated and
 // returns an error matching [ErrOutcomeUnknown].
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	if result != nil {
+		// Checked before sending: a write must not run and then fail to
+		// report its answer.
+		if rv := reflect.ValueOf(result); rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return invalidInput("Call: result must be nil or a non-nil pointer, got %T", result)
+		}
+	}
 	env, err := c.do(ctx, method, params)
 	if err != nil {
 		return err
