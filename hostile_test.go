@@ -375,8 +375,6 @@ func TestOAuthRefreshRetriesTransientFailures(t *testing.T) {
 // too large to read was executed by the portal; its rows must not be
 // reported "not sent" (a caller would send them again and duplicate them).
 func TestHostileOversizedImportAnswerIsUnknown(t *testing.T) {
-	t.Skip("known bug: pipeline.go classifyTransport returns ErrResponseTooLarge as a plain fatal error, " +
-		"so the engine stops and reports the executed rows ItemNotSent; it should be an *OutcomeUnknownError")
 	srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "crm.item.list") {
 			ok(w, map[string]any{"items": []any{}})

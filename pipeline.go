@@ -73,12 +73,15 @@ func (c *Client) doFlight(ctx, flight context.Context, method string, params any
 			}
 		case verdictRefresh:
 			if refreshed {
-				return nil, err
+				return nil, err // refused again right after a refresh
 			}
 			refreshed = true
 			attempt-- // a refresh is not a failed attempt
 			continue
 		}
+		// This attempt got past authentication: a token that expires later
+		// in a long retry sequence may be refreshed again.
+		refreshed = false
 		if attempt >= c.retry.MaxAttempts {
 			return nil, fmt.Errorf("b24: %s: giving up after %d attempts: %w", method, attempt, err)
 		}
@@ -211,7 +214,9 @@ func (c *Client) classifyTransport(ctx, flight context.Context, method string, w
 		return verdictFatal, fmt.Errorf("b24: %s: %w", method, cx.Err())
 	}
 	if errors.Is(err, ErrResponseTooLarge) {
-		return verdictFatal, fmt.Errorf("b24: %s: %w", method, err)
+		// The portal answered, so it ran the call; reading the answer again
+		// would not help, and a write must be reconciled, not reported unsent.
+		return verdictFatal, &OutcomeUnknownError{Method: method, Err: err}
 	}
 	if !wrote || isDialError(err) {
 		return verdictRetry, fmt.Errorf("b24: %s: request not delivered: %w", method, err)
