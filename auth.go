@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -173,6 +174,10 @@ func (t Token) String() string {
 // GoString hides the tokens from %#v as well.
 func (t Token) GoString() string { return t.String() }
 
+// LogValue keeps the tokens out of log/slog records, whose JSON handler
+// would otherwise print the exported fields.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
 // TokenStore shares one OAuth token pair between processes. Bitrix24 rotates
 // the refresh token on every refresh and the old one dies at once, so only
 // one process may refresh at a time and the others must adopt its result.
@@ -206,7 +211,7 @@ type OAuth struct {
 
 	mu       sync.Mutex
 	tok      Token
-	unsaved  bool // tok came from a refresh whose OnRefresh failed
+	unsaved  bool // tok came from a refresh whose saving (store or OnRefresh) failed
 	inflight *refreshFlight
 }
 
@@ -270,6 +275,22 @@ func (o *OAuth) Token() Token {
 	return o.tok
 }
 
+// String describes the credential without its secrets: the client secret
+// and the tokens never appear in %v, %+v or %#v, so an OAuth logged by
+// mistake leaks nothing.
+func (o *OAuth) String() string {
+	if o == nil || o.endpoint == nil {
+		return "<nil oauth>"
+	}
+	return "b24.OAuth{endpoint: " + o.endpoint.String() + ", client: " + o.clientID + "}"
+}
+
+// GoString hides the secrets from %#v as well.
+func (o *OAuth) GoString() string { return o.String() }
+
+// LogValue keeps the secrets out of log/slog records.
+func (o *OAuth) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
 func (o *OAuth) urls() []*url.URL { return []*url.URL{o.endpoint, o.tokenURL} }
 
 func (o *OAuth) secrets() []string {
@@ -301,10 +322,12 @@ func (o *OAuth) tokenRejected(ctx context.Context, h tokenFetcher, token string)
 	return err
 }
 
-// retrySave offers a pair whose OnRefresh failed to the hook again.
+// retrySave persists a pair whose saving failed (to the store, then to
+// OnRefresh) before it is used: it is the only live pair, and processes
+// sharing the store would otherwise load a dead refresh token.
 func (o *OAuth) retrySave(ctx context.Context, tok Token) error {
-	if err := o.onSave(ctx, tok); err != nil {
-		return fmt.Errorf("b24: saving the rotated oauth token failed (it is kept in memory): %w", err)
+	if err := o.persist(ctx, tok); err != nil {
+		return err
 	}
 	o.mu.Lock()
 	if o.tok.AccessToken == tok.AccessToken {
@@ -426,24 +449,29 @@ func (o *OAuth) rotate(ctx context.Context, h tokenFetcher, refreshToken string)
 	case tr.ExpiresIn > 0:
 		tok.Expiry = o.now().Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
-	var saveErr error
-	if o.store != nil {
-		if err := o.store.Save(ctx, tok); err != nil {
-			saveErr = fmt.Errorf("b24: token store save: %w", err)
-		}
-	}
-	if saveErr == nil && o.onSave != nil {
-		if err := o.onSave(ctx, tok); err != nil {
-			saveErr = fmt.Errorf("b24: saving the rotated oauth token failed (it is kept in memory): %w", err)
-		}
-	}
+	saveErr := o.persist(ctx, tok)
 	o.mu.Lock()
-	o.tok, o.unsaved = tok, saveErr != nil && o.onSave != nil
+	o.tok, o.unsaved = tok, saveErr != nil
 	o.mu.Unlock()
 	if saveErr != nil {
 		return Token{}, saveErr
 	}
 	return tok, nil
+}
+
+// persist saves a rotated pair to the store and hands it to OnRefresh.
+func (o *OAuth) persist(ctx context.Context, tok Token) error {
+	if o.store != nil {
+		if err := o.store.Save(ctx, tok); err != nil {
+			return fmt.Errorf("b24: token store save failed (the rotated pair is kept in memory): %w", err)
+		}
+	}
+	if o.onSave != nil {
+		if err := o.onSave(ctx, tok); err != nil {
+			return fmt.Errorf("b24: saving the rotated oauth token failed (it is kept in memory): %w", err)
+		}
+	}
+	return nil
 }
 
 // redactSecrets removes any of secrets from s.

@@ -116,7 +116,14 @@ func (c *Client) attempt(ctx, flight context.Context, method string, body []byte
 		respTime *ResponseTime
 		blocked  bool
 	)
-	defer func() { release(respTime, blocked) }()
+	var released bool
+	done := func() {
+		if !released {
+			released = true
+			release(respTime, blocked)
+		}
+	}
+	defer done()
 
 	reqURL, token, err := c.creds.authorize(ctx, c, method)
 	if err != nil {
@@ -173,6 +180,12 @@ func (c *Client) attempt(ctx, flight context.Context, method string, body []byte
 	if apiErr.Code == "" {
 		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.status)
 	}
+	if strings.EqualFold(apiErr.Code, CodeOperationTimeLimit) {
+		blocked = true
+	}
+	// Release the method's budget before a possible token refresh: the
+	// refused call used no server time and must not hold a slot meanwhile.
+	done()
 	v, err := c.classifyAPIError(ctx, apiErr, token, &blocked)
 	return nil, v, err
 }
