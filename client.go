@@ -262,6 +262,19 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// String names the client's portal and nothing else: fmt reaches into
+// unexported fields for some verbs (%s, %d), which would print the
+// credentials' secrets.
+func (c *Client) String() string {
+	if c == nil || c.creds == nil {
+		return "<nil b24.Client>"
+	}
+	return "b24.Client{portal: " + c.creds.urls()[0].Host + "}"
+}
+
+// GoString hides the credentials from %#v as well.
+func (c *Client) GoString() string { return c.String() }
+
 func isNilCreds(c Credentials) bool {
 	switch v := c.(type) {
 	case *Webhook:
