@@ -56,7 +56,9 @@
 // # Inspection
 //
 // [Server.Items], [Server.Requests] and [Server.Stats] show what the server
-// stored, received and refused.
+// stored, received and refused. [Server.Handle] adds a method the fake does
+// not implement (or replaces one), and [WithCompactStore] keeps memory low
+// for imports of millions of items.
 //
 // The package uses only the standard library and the b24 package, so tests
 // that use it inherit no other dependency. The b24fake command runs the

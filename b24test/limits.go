@@ -69,7 +69,8 @@ func newOpLimiter(budget, window time.Duration) *opLimiter {
 }
 
 // usage returns the time key spent within the window and when the oldest
-// counted slot drops out (the end of the current slot when nothing counts).
+// counted slot drops out (a window after the current slot began when
+// nothing counts).
 func (o *opLimiter) usage(key string, now time.Time) (used time.Duration, resetAt time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
