@@ -115,11 +115,19 @@ func handleBatchImport(x *exchange, p map[string]any) outcome {
 		id, ie := x.importLocked(es, fields, originalUF, true)
 		if ie != nil {
 			failed++
-			results = append(results, map[string]any{"error": ie.code, "error_description": ie.desc})
+			if x.inBatch { // maps, so that $result[...] references can walk them
+				results = append(results, map[string]any{"error": ie.code, "error_description": ie.desc})
+			} else {
+				results = append(results, failedEntry{ie.code, ie.desc})
+			}
 			continue
 		}
 		created++
-		results = append(results, map[string]any{"item": map[string]any{"id": id}})
+		if x.inBatch {
+			results = append(results, map[string]any{"item": map[string]any{"id": id}})
+		} else {
+			results = append(results, importedEntry{importedID{id}})
+		}
 	}
 	es.mu.Unlock()
 	x.s.rec.count(func(st *Stats) { st.ItemsCreated += created; st.ItemErrors += failed })
@@ -137,6 +145,20 @@ func handleBatchImport(x *exchange, p map[string]any) outcome {
 		items = orderedMap{}
 	}
 	return outcome{items: n, result: map[string]any{"items": items}}
+}
+
+// importedEntry and failedEntry are batchImport's per-item results.
+type importedEntry struct {
+	Item importedID `json:"item"`
+}
+
+type importedID struct {
+	ID int64 `json:"id"`
+}
+
+type failedEntry struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
 }
 
 // singleFields reads the fields parameter of import and add.
