@@ -170,3 +170,45 @@ func TestTokenTTL(t *testing.T) {
 	a := do(t, http.MethodPost, cfg.Endpoint+"profile", "application/json", `{"auth":"`+cfg.Token.AccessToken+`"}`)
 	assert.Equal(t, "expired_token", a.Error)
 }
+
+func TestTokenEndpointForms(t *testing.T) {
+	srv := newTestServer(t)
+	cfg := srv.OAuthConfig()
+	t.Run("missing grant type", func(t *testing.T) {
+		resp, err := http.Get(srv.URL + "/oauth/token/")
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		assert.Equal(t, "invalid_request", m["error"])
+	})
+	t.Run("POST form without trailing slash", func(t *testing.T) {
+		form := url.Values{"grant_type": {"refresh_token"}, "client_id": {cfg.ClientID},
+			"client_secret": {cfg.ClientSecret}, "refresh_token": {cfg.Token.RefreshToken}}
+		resp, err := http.PostForm(srv.URL+"/oauth/token", form)
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.NotEmpty(t, m["access_token"])
+	})
+	t.Run("wrong client id", func(t *testing.T) {
+		status, m := refresh(t, srv, "other.app", cfg.ClientSecret, cfg.Token.RefreshToken)
+		assert.Equal(t, http.StatusUnauthorized, status)
+		assert.Equal(t, "invalid_client", m["error"])
+	})
+	var last RequestRecord
+	for _, r := range srv.Requests() {
+		last = r
+	}
+	assert.Equal(t, RequestRecord{Method: "oauth.token", Auth: "none", Status: 401, Code: "invalid_client"}, last)
+}
+
+func TestRESTv3PathIsNotFound(t *testing.T) {
+	srv := newTestServer(t)
+	a := do(t, http.MethodPost, srv.URL+"/rest/api/1/"+srv.secret+"/crm.item.list", "application/json", "{}")
+	assert.Equal(t, http.StatusNotFound, a.Status)
+	assert.Equal(t, "ERROR_METHOD_NOT_FOUND", a.Error)
+}
