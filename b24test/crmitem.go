@@ -129,6 +129,10 @@ func handleBatchImport(x *exchange, p map[string]any) outcome {
 			results = append(results, importedEntry{importedID{id}})
 		}
 	}
+	if keep >= n && !x.cut {
+		// Fewer items than Keep: all are saved, the failure comes after.
+		fault = &apiErr{http.StatusInternalServerError, "ERROR_CORE", "Internal error saving the item"}
+	}
 	es.mu.Unlock()
 	x.s.rec.count(func(st *Stats) { st.ItemsCreated += created; st.ItemErrors += failed })
 	if fault != nil {
@@ -273,4 +277,42 @@ func handleProfile(x *exchange, _ map[string]any) outcome {
 		"ID": "1", "ADMIN": true, "NAME": "Test", "LAST_NAME": "Administrator",
 		"PERSONAL_GENDER": "", "TIME_ZONE": "UTC", "TIME_ZONE_OFFSET": 0,
 	}}
+}
+
+// requestItems counts the items a call carries without executing it, for
+// the log of calls refused before execution.
+func requestItems(method string, p map[string]any) int {
+	switch strings.ToLower(method) {
+	case "crm.item.batchimport":
+		switch d, _ := param(p, "data"); d := d.(type) {
+		case []any:
+			return len(d)
+		case map[string]any:
+			return len(d)
+		}
+	case "crm.item.import", "crm.item.add":
+		return 1
+	case "batch":
+		cmds, _ := param(p, "cmd")
+		var lines []any
+		switch c := cmds.(type) {
+		case []any:
+			lines = c
+		case map[string]any:
+			for _, v := range c {
+				lines = append(lines, v)
+			}
+		}
+		n := 0
+		for _, l := range lines[:min(len(lines), maxBatchLength)] {
+			if s, ok := l.(string); ok {
+				m, q, _ := strings.Cut(s, "?")
+				if root, _ := parsePHPPairs(splitQuery(q)); root != nil {
+					n += requestItems(strings.TrimSpace(m), root.exportMap())
+				}
+			}
+		}
+		return n
+	}
+	return 0
 }

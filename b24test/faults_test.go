@@ -23,6 +23,8 @@ func TestFaultRefuse(t *testing.T) {
 		assert.Equal(t, "QUERY_LIMIT_EXCEEDED", a.Error)
 	}
 	assert.Empty(t, srv.Items(2), "refused before executing")
+	assert.Equal(t, RequestRecord{Method: "crm.item.batchImport", Auth: "webhook", Items: 1, Status: 503, Code: "QUERY_LIMIT_EXCEEDED"},
+		srv.Requests()[1], "the log counts the items of a refused call")
 	assert.Equal(t, http.StatusOK, call(t, srv, "crm.item.batchImport", oneDeal).Status, "used up")
 	assert.Equal(t, 2, srv.Stats().FaultsInjected)
 
@@ -109,6 +111,11 @@ func TestFaultPartialSave(t *testing.T) {
 	var r importResult
 	call(t, srv, "crm.item.batchImport", body).decode(t, &r)
 	assert.Equal(t, []int64{4, 5, 6, 7, 8}, r.ids())
+
+	srv.InjectFault(Fault{Kind: FaultPartialSave, Keep: 10})
+	a = call(t, srv, "crm.item.batchImport", body)
+	assert.Equal(t, "ERROR_CORE", a.Error, "Keep above the call's size saves all, then fails")
+	assert.Len(t, srv.Items(2), 13)
 }
 
 func TestFaultMove(t *testing.T) {
@@ -147,6 +154,8 @@ func TestFaultInsideBatch(t *testing.T) {
 
 	srv.InjectFault(Fault{Method: "batch", Kind: FaultRefuse, Code: "QUERY_LIMIT_EXCEEDED"})
 	assert.Equal(t, http.StatusServiceUnavailable, call(t, srv, "batch", body).Status, "the batch call itself")
+	recs := srv.Requests()
+	assert.Equal(t, 2, recs[len(recs)-1].Items, "the log counts the items a refused batch carried")
 }
 
 func TestFaultKindString(t *testing.T) {

@@ -155,6 +155,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	x.cred = ar.key
 	if f := s.takeFault(FaultRefuse, method); f != nil {
+		rec.Items = requestItems(method, x.req.params)
 		e := f.refusal()
 		s.writeAnswer(w, start, 0, nil, outcome{err: e})
 		finish(e.status, e.codeString())
@@ -162,6 +163,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.buckets != nil && !s.buckets.allow(x.cred, time.Now()) {
 		s.rec.count(func(st *Stats) { st.RateLimited++ })
+		rec.Items = requestItems(method, x.req.params)
 		e := &apiErr{http.StatusServiceUnavailable, "QUERY_LIMIT_EXCEEDED", "Too many requests"}
 		s.writeAnswer(w, start, 0, nil, outcome{err: e})
 		finish(e.status, e.codeString())
