@@ -174,7 +174,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		res, err := hc.CRMItem.BatchImport(t.Context(), b24.EntityDeal, keyedDeals("w", 60))
 		cp.addAll(res)
 		cp.addAll(err)
-		res, err = hc.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(30, false))
+		res, err = hc.CRMItem.BatchImport(t.Context(), b24.EntityDeal, soakItems(30, false))
 		cp.addAll(res)
 		cp.addAll(err)
 		for _, r := range res.Items {
