@@ -101,7 +101,7 @@ func (s *Server) ClearFaults() {
 	s.faults.mu.Unlock()
 }
 
-// take returns the first fault of kind matching method and uses it up, or
+// takeFault returns the first fault of kind matching method and uses it up, or
 // nil.
 func (s *Server) takeFault(kind FaultKind, method string) *Fault {
 	s.faults.mu.Lock()

@@ -111,7 +111,7 @@ func compareValues(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// candidates returns the ids an indexed equality or membership term allows,
+// candidatesLocked returns the ids an indexed equality or membership term allows,
 // or all=true when no term can use an index.
 func (es *entityStore) candidatesLocked(terms []filterTerm) (ids []int64, all bool) {
 	for _, t := range terms {

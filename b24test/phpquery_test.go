@@ -1,6 +1,8 @@
 package b24test
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -70,5 +72,42 @@ func FuzzParsePHPQuery(f *testing.F) {
 		if m == nil {
 			t.Fatal("nil map")
 		}
+	})
+}
+
+// buildQuery encodes v the way PHP's http_build_query does, for round trips.
+func buildQuery(prefix string, v any, out *[]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range naturalKeys(t) {
+			buildQuery(prefix+"["+k+"]", t[k], out)
+		}
+	case []any:
+		for i, e := range t {
+			buildQuery(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+		}
+	default:
+		*out = append(*out, url.QueryEscape(prefix)+"="+url.QueryEscape(v.(string)))
+	}
+}
+
+func FuzzParsePHPQueryRoundTrip(f *testing.F) {
+	f.Add("Deal & Co", "C9:NEW", "4", "ufCrm_1", "+49 30")
+	f.Add("", "%", "[x]", "a]b", "ü")
+	f.Fuzz(func(t *testing.T, title, stage, contact, ufKey, phone string) {
+		if strings.ContainsAny(ufKey, "[]") || ufKey == "" {
+			t.Skip("keys with brackets cannot round-trip through PHP's syntax")
+		}
+		want := map[string]any{"entityTypeId": "2", "data": []any{
+			map[string]any{"title": title, "stageId": stage, "contactIds": []any{contact, "5"}, ufKey: "v",
+				"PHONE": []any{map[string]any{"VALUE": phone, "VALUE_TYPE": "WORK"}}},
+		}}
+		var parts []string
+		for _, k := range naturalKeys(want) {
+			buildQuery(k, want[k], &parts)
+		}
+		got, err := ParsePHPQuery(strings.Join(parts, "&"))
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
 	})
 }

@@ -46,8 +46,10 @@ func main() {
 // intList is a repeatable integer flag.
 type intList []int
 
+// String implements flag.Value.
 func (l *intList) String() string { return fmt.Sprint(*l) }
 
+// Set implements flag.Value.
 func (l *intList) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
@@ -60,8 +62,10 @@ func (l *intList) Set(s string) error {
 // faultList is a repeatable -fault flag.
 type faultList []b24test.Fault
 
+// String implements flag.Value.
 func (l *faultList) String() string { return fmt.Sprint(len(*l), " faults") }
 
+// Set implements flag.Value.
 func (l *faultList) Set(s string) error {
 	f, err := parseFault(s)
 	if err != nil {
