@@ -77,11 +77,13 @@ func NewOperatingBudget(budget, window time.Duration) OperatingBudget {
 // consumed time plus the calls in flight, and holds calls back when
 // starting another could cross the limit.
 //
-// The portal refuses a call only when the time already consumed exceeds
-// the budget, so the call that crosses it still runs. A call is therefore
-// admitted while the reading plus one cost per call in flight plus its own
-// cost fits in the budget, and, when nothing is in flight (the reading is
-// then exact), while the reading is still under it. Readings within one
+// A call is admitted while the reading plus one cost per call in flight
+// plus its own cost fits in the budget. The portal refuses a call only when
+// the time already consumed exceeds the budget, so a call that crosses it
+// would still run, but a packed request is many calls to the portal: the
+// commands after the crossing one would be refused. Only a call that can
+// never fit (it costs the whole budget) goes alone while the reading is
+// under the budget. Readings within one
 // reset period (same operating_reset_at) can only grow, because nothing
 // dropped out of the window in between: the largest one counts, whatever
 // order the answers arrive in.
@@ -99,8 +101,9 @@ type methodState struct {
 	readAt    float64   // portal's finish time of that reading (unix s), when period is zero
 	recheck   time.Time // no reset time reported: when to look again
 	probing   bool      // the period ended: one call at a time until a newer reading
-	inflight  int
-	cost      float64   // moving average of one call's server time, seconds
+	inflight  int       // calls in flight, counted in weight units
+	calls     int       // requests in flight
+	cost      float64   // server time of one unit, seconds: up at once, down slowly
 	blocked   time.Time // refused by the portal until then
 	changed   chan struct{}
 }
@@ -126,11 +129,13 @@ func (b *operatingBudget) Acquire(ctx context.Context, method string) (func(*Res
 	for {
 		b.mu.Lock()
 		m := b.state(method)
-		wait, until := b.admit(m)
+		w := callWeight(ctx)
+		wait, until := b.admit(m, w)
 		if !wait {
-			m.inflight++
+			m.inflight += w
+			m.calls++
 			b.mu.Unlock()
-			return b.releaser(method), nil
+			return b.releaser(method, w), nil
 		}
 		changed := m.changed
 		b.mu.Unlock()
@@ -140,13 +145,33 @@ func (b *operatingBudget) Acquire(ctx context.Context, method string) (func(*Res
 	}
 }
 
+// weightKey carries a call's weight in its context.
+type weightKey struct{}
+
+// withCallWeight marks the calls made with ctx as n calls of the method to
+// the portal each: a batch request packing n commands. The in-process
+// budget then admits the request only when all n fit, and learns the cost
+// of one command from it. Other OperatingBudget implementations may ignore
+// it.
+func withCallWeight(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, weightKey{}, max(n, 1))
+}
+
+// callWeight is the weight set by withCallWeight, else 1.
+func callWeight(ctx context.Context) int {
+	if n, ok := ctx.Value(weightKey{}).(int); ok && n > 0 {
+		return n
+	}
+	return 1
+}
+
 // resetSlack is added to the portal's reset time before a probe, for clock
 // differences between the portal and this host.
 const resetSlack = 50 * time.Millisecond
 
 // admit decides under b.mu whether a call may start now; if not it returns
 // the time to re-check (zero: when something changes).
-func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
+func (b *operatingBudget) admit(m *methodState, w int) (wait bool, until time.Time) {
 	now := b.now()
 	if now.Before(m.blocked) {
 		return true, m.blocked
@@ -154,17 +179,17 @@ func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
 	if m.probing {
 		// The oldest part of the window dropped out; how much it held is
 		// unknown, so one call at a time brings back a fresh reading.
-		return m.inflight > 0, time.Time{}
+		return m.calls > 0, time.Time{}
 	}
-	predicted := m.operating + float64(m.inflight+1)*m.cost
-	if predicted <= b.budget || m.inflight == 0 && m.operating < b.budget {
+	predicted := m.operating + float64(m.inflight+w)*m.cost
+	if predicted <= b.budget || m.calls == 0 && m.operating < b.budget && float64(w)*m.cost >= b.budget {
 		return false, time.Time{}
 	}
 	if !m.period.IsZero() && !now.Before(m.period.Add(resetSlack)) {
 		m.probing = true
-		return m.inflight > 0, time.Time{}
+		return m.calls > 0, time.Time{}
 	}
-	if m.inflight > 0 {
+	if m.calls > 0 {
 		return true, time.Time{} // a reading is on its way
 	}
 	if !m.period.IsZero() {
@@ -182,14 +207,15 @@ func (b *operatingBudget) admit(m *methodState) (wait bool, until time.Time) {
 	return true, m.recheck
 }
 
-func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
+func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, bool) {
 	var once sync.Once
 	return func(t *ResponseTime, blocked bool) {
 		once.Do(func() {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			m := b.state(method)
-			m.inflight--
+			m.inflight -= w
+			m.calls--
 			if blocked {
 				until := b.now().Add(time.Duration(b.window / 10 * float64(time.Second)))
 				if t != nil && !t.OperatingResetAt.IsZero() {
@@ -201,7 +227,7 @@ func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
 				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
-				b.observe(m, t, blocked)
+				b.observe(m, t, blocked, w)
 			}
 			if blocked {
 				m.probing = true // after the block, one call tests the water
@@ -212,18 +238,22 @@ func (b *operatingBudget) releaser(method string) func(*ResponseTime, bool) {
 	}
 }
 
-// observe folds one answer's time block into the method's state. A refused
-// call's time block carries a reading but no cost.
-func (b *operatingBudget) observe(m *methodState, t *ResponseTime, refused bool) {
+// observe folds one answer's time block, for a call of weight w, into the
+// method's state. A refused call's time block carries a reading but no
+// cost. The cost estimate follows a dearer call at once and a cheaper one
+// slowly: underestimating it lets too many calls start, which the portal
+// refuses; overestimating it only leaves a little budget unused.
+func (b *operatingBudget) observe(m *methodState, t *ResponseTime, refused bool, w int) {
 	spent := t.Processing
 	if spent <= 0 {
 		spent = t.Duration
 	}
 	if spent > 0 && !refused {
-		if m.cost == 0 {
-			m.cost = spent
+		unit := spent / float64(max(w, 1))
+		if unit >= m.cost {
+			m.cost = unit
 		} else {
-			m.cost = 0.7*m.cost + 0.3*spent
+			m.cost = 0.9*m.cost + 0.1*unit
 		}
 	}
 	if !t.HasOperating {

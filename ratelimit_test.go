@@ -58,13 +58,13 @@ func TestOperatingBudgetAdmitsUnderTheLimit(t *testing.T) {
 	rel(reading(1000, 50, clk.now().Add(time.Minute), 10), false)
 
 	m := b.methods["m"]
-	wait, _ := b.admit(m)
+	wait, _ := b.admit(m, 1)
 	assert.False(t, wait, "50 used + 10 per call fits in 100")
-	m.inflight = 4 // 50 + 5*10 = 100 fits exactly
-	wait, _ = b.admit(m)
+	m.inflight, m.calls = 4, 4 // 50 + 5*10 = 100 fits exactly
+	wait, _ = b.admit(m, 1)
 	assert.False(t, wait)
-	m.inflight = 5 // 50 + 6*10 > 100: wait for a reading
-	wait, until := b.admit(m)
+	m.inflight, m.calls = 5, 5 // 50 + 6*10 > 100: wait for a reading
+	wait, until := b.admit(m, 1)
 	assert.True(t, wait)
 	assert.True(t, until.IsZero(), "with calls in flight it waits for their readings")
 }
@@ -75,26 +75,26 @@ func TestOperatingBudgetPausesUntilReset(t *testing.T) {
 	reset := clk.now().Add(30 * time.Second)
 	rel, err := b.Acquire(t.Context(), "m")
 	require.NoError(t, err)
-	rel(reading(1000, 99, reset, 5), false)
+	rel(reading(1000, 94, reset, 5), false)
 	m := b.methods["m"]
-	wait, _ := b.admit(m)
-	require.False(t, wait, "under the limit the portal still accepts a call, even one that crosses it")
+	wait, _ := b.admit(m, 1)
+	require.False(t, wait, "94 + 5 fits in 100")
 
-	b.observe(m, reading(1001, 101, reset, 5), false)
-	wait, until := b.admit(m)
-	require.True(t, wait, "past the limit the portal would refuse")
+	b.observe(m, reading(1001, 99, reset, 5), false, 1)
+	wait, until := b.admit(m, 1)
+	require.True(t, wait, "99 + 5 would cross the limit: a packed request's later commands would be refused")
 	assert.True(t, until.After(reset) || until.Equal(reset), "waits until the oldest minute drops out")
 
 	clk.advance(31 * time.Second)
-	wait, _ = b.admit(m)
+	wait, _ = b.admit(m, 1)
 	assert.False(t, wait, "after the reset one probe goes")
-	m.inflight = 1
-	wait, _ = b.admit(m)
+	m.inflight, m.calls = 1, 1
+	wait, _ = b.admit(m, 1)
 	assert.True(t, wait, "only one probe until a fresh reading")
 
-	m.inflight = 0
-	b.observe(m, reading(1031, 60, clk.now().Add(time.Minute), 5), false)
-	wait, _ = b.admit(m)
+	m.inflight, m.calls = 0, 0
+	b.observe(m, reading(1031, 60, clk.now().Add(time.Minute), 5), false, 1)
+	wait, _ = b.admit(m, 1)
 	assert.False(t, wait, "the fresh reading opens the method again")
 	assert.False(t, m.probing)
 }
@@ -105,7 +105,7 @@ func TestOperatingBudgetBlockedByPortal(t *testing.T) {
 	rel, err := b.Acquire(t.Context(), "m")
 	require.NoError(t, err)
 	rel(nil, true) // 429 without a time block
-	wait, until := b.admit(b.methods["m"])
+	wait, until := b.admit(b.methods["m"], 1)
 	require.True(t, wait)
 	assert.Equal(t, clk.now().Add(time.Minute), until, "without a reset time it waits a tenth of the window")
 
@@ -118,8 +118,8 @@ func TestOperatingBudgetIgnoresStaleReadings(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1000, 0)}
 	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
 	m := b.state("m")
-	b.observe(m, reading(1010, 80, time.Time{}, 1), false)
-	b.observe(m, reading(1005, 20, time.Time{}, 1), false)
+	b.observe(m, reading(1010, 80, time.Time{}, 1), false, 1)
+	b.observe(m, reading(1005, 20, time.Time{}, 1), false, 1)
 	assert.Equal(t, 80.0, m.operating, "an answer overtaken by a newer one does not lower the reading")
 }
 
@@ -131,7 +131,7 @@ func TestOperatingBudgetWithoutReadings(t *testing.T) {
 		require.NoError(t, err)
 		rel(&ResponseTime{Processing: 30}, false) // self-hosted: no operating fields
 	}
-	wait, _ := b.admit(b.methods["m"])
+	wait, _ := b.admit(b.methods["m"], 1)
 	assert.False(t, wait, "a portal that reports nothing is not throttled by guesses")
 }
 
@@ -165,18 +165,18 @@ func TestOperatingBudgetKeepsLargestReadingOfAPeriod(t *testing.T) {
 	m := b.state("m")
 	// Answers overtake each other: a call that took longer finishes later
 	// but carries a reading taken before the others'.
-	b.observe(m, reading(1001, 100.5, reset, 5), false)
-	b.observe(m, reading(1002, 95, reset, 9), false)
+	b.observe(m, reading(1001, 100.5, reset, 5), false, 1)
+	b.observe(m, reading(1002, 95, reset, 9), false, 1)
 	assert.Equal(t, 100.5, m.operating, "within one period the consumed time only grows")
-	wait, until := b.admit(m)
+	wait, until := b.admit(m, 1)
 	assert.True(t, wait, "over the budget: the portal would refuse")
 	assert.Equal(t, reset.Add(resetSlack), until)
 
-	b.observe(m, reading(1003, 40, reset.Add(-time.Second), 5), false)
+	b.observe(m, reading(1003, 40, reset.Add(-time.Second), 5), false, 1)
 	assert.Equal(t, 100.5, m.operating, "a reading from before the window moved on is stale")
 
 	later := reset.Add(time.Minute)
-	b.observe(m, reading(1004, 40, later, 5), false)
+	b.observe(m, reading(1004, 40, later, 5), false, 1)
 	assert.Equal(t, 40.0, m.operating, "a later period replaces the reading")
 	assert.Equal(t, later, m.period)
 }
@@ -186,19 +186,19 @@ func TestOperatingBudgetProbeWaitsForTheNextPeriod(t *testing.T) {
 	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
 	reset := clk.now().Add(10 * time.Second)
 	m := b.state("m")
-	b.observe(m, reading(1000, 101, reset, 5), false)
+	b.observe(m, reading(1000, 101, reset, 5), false, 1)
 	clk.advance(11 * time.Second)
-	wait, _ := b.admit(m)
+	wait, _ := b.admit(m, 1)
 	require.False(t, wait, "after the reset one probe goes")
 	require.True(t, m.probing)
-	m.inflight = 1
-	b.observe(m, reading(1001, 101, reset, 5), false)
+	m.inflight, m.calls = 1, 1
+	b.observe(m, reading(1001, 101, reset, 5), false, 1)
 	assert.True(t, m.probing, "an answer from the old period does not end the probe")
-	wait, _ = b.admit(m)
+	wait, _ = b.admit(m, 1)
 	assert.True(t, wait, "still one call at a time")
-	b.observe(m, reading(1011, 70, reset.Add(time.Minute), 5), false)
+	b.observe(m, reading(1011, 70, reset.Add(time.Minute), 5), false, 1)
 	assert.False(t, m.probing)
-	wait, _ = b.admit(m)
+	wait, _ = b.admit(m, 1)
 	assert.False(t, wait, "the next period's reading opens the method again")
 }
 
@@ -214,7 +214,57 @@ func TestOperatingBudgetRefusalKeepsCost(t *testing.T) {
 	m := b.methods["m"]
 	assert.Equal(t, 4.0, m.cost, "a refused call ran nothing: its time says nothing about the cost")
 	assert.Equal(t, 101.0, m.operating)
-	wait, until := b.admit(m)
+	wait, until := b.admit(m, 1)
 	assert.True(t, wait)
 	assert.Equal(t, clk.now().Add(time.Minute+time.Second), until, "blocked until a second after the reset")
+}
+
+func TestOperatingBudgetAdmitsACallThatCanNeverFit(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(10*time.Second, time.Minute, clk.now)
+	m := b.state("m")
+	b.observe(m, reading(1000, 3, clk.now().Add(time.Second), 12), false, 1)
+	wait, _ := b.admit(m, 1)
+	assert.False(t, wait, "a call costing more than the budget goes alone while under the limit, else never")
+	m.inflight, m.calls = 1, 1
+	wait, _ = b.admit(m, 1)
+	assert.True(t, wait, "but only alone")
+	m.inflight, m.calls = 0, 0
+	b.observe(m, reading(1001, 15, clk.now().Add(time.Second), 12), false, 1)
+	wait, _ = b.admit(m, 1)
+	assert.True(t, wait, "over the limit it waits for the reset")
+}
+
+func TestOperatingBudgetWeighsPackedRequests(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	ctx := withCallWeight(t.Context(), 5)
+	assert.Equal(t, 5, callWeight(ctx))
+	assert.Equal(t, 1, callWeight(t.Context()))
+	rel, err := b.Acquire(ctx, "m")
+	require.NoError(t, err)
+	m := b.methods["m"]
+	assert.Equal(t, 5, m.inflight, "a pack of five counts as five calls in flight")
+	assert.Equal(t, 1, m.calls)
+	rel(reading(1000, 80, clk.now().Add(time.Minute), 10), false)
+	assert.Equal(t, 2.0, m.cost, "the cost is learnt per packed call")
+	assert.Zero(t, m.inflight)
+
+	wait, _ := b.admit(m, 10)
+	assert.False(t, wait, "80 + 10 × 2 fits")
+	wait, _ = b.admit(m, 11)
+	assert.True(t, wait, "80 + 11 × 2 does not: its last commands would be refused")
+	wait, _ = b.admit(m, 1)
+	assert.False(t, wait)
+}
+
+func TestOperatingBudgetCostRisesAtOnceFallsSlowly(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := newOperatingBudget(100*time.Second, 10*time.Minute, clk.now)
+	m := b.state("m")
+	b.observe(m, &ResponseTime{Processing: 1}, false, 1)
+	b.observe(m, &ResponseTime{Processing: 3}, false, 1)
+	assert.Equal(t, 3.0, m.cost, "a dearer call raises the estimate at once")
+	b.observe(m, &ResponseTime{Processing: 1}, false, 1)
+	assert.InDelta(t, 2.8, m.cost, 1e-9, "a cheaper one lowers it by a tenth of the difference")
 }

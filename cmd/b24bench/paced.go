@@ -13,35 +13,105 @@ import (
 	"github.com/b24kit/b24/b24test"
 )
 
+// portal is a scaled portal: its limits and simulated latency.
+type portal struct {
+	rate           float64 // requests per second the bucket drains
+	burst          int
+	budget, window time.Duration // operating time per method
+	base, perItem  time.Duration // server time of one call: base + perItem × items
+	jitter         time.Duration // plus a uniform random part below jitter
+}
+
+func (p portal) options() []b24test.Option {
+	return []b24test.Option{
+		b24test.WithRateLimit(p.rate, p.burst),
+		b24test.WithOperatingLimit(p.budget, p.window),
+		b24test.WithLatency(p.base, p.perItem, p.jitter),
+	}
+}
+
+// callSeconds is the mean server time of a full 20-item call.
+func (p portal) callSeconds() float64 {
+	return (p.base + p.jitter/2 + b24.MaxBatchImportSize*p.perItem).Seconds()
+}
+
+// opPerSecond is the server time per second the operating limit admits.
+func (p portal) opPerSecond() float64 { return p.budget.Seconds() / p.window.Seconds() }
+
+// requestCeiling is items/s when every request carries pack full calls.
+func (p portal) requestCeiling(pack int) float64 {
+	return p.rate * b24.MaxBatchImportSize * float64(pack)
+}
+
+// operatingCeiling is items/s the operating limit admits.
+func (p portal) operatingCeiling() float64 {
+	return p.opPerSecond() / (p.callSeconds() / b24.MaxBatchImportSize)
+}
+
+func (p portal) String() string {
+	return fmt.Sprintf("rate %g/s burst %d, operating %v per %v, latency %v + %v/item + <%v (%.1f ms per call)",
+		p.rate, p.burst, p.budget, p.window, p.base, p.perItem, p.jitter, p.callSeconds()*1000)
+}
+
 // pacedRegime is a run against a portal whose limits bind: the import is fed
 // for warm+measure, and only the items finished within [warm, warm+measure]
 // count, so the allowance the portal grants a fresh client (the bucket's
 // burst, the first window's operating budget) is left out.
 type pacedRegime struct {
-	name     string
-	describe string
-	opts     []b24test.Option
-	warm     time.Duration
-	measure  time.Duration
-	ceiling  float64 // items per second the portal admits at most
-	howCeil  string
-	// allowance is the items a fresh client may import on top of the
-	// ceiling (burst × 20, or one window's budget), for the strict figure.
-	allowance float64
+	name    string
+	title   string
+	portal  portal
+	packing int // WithPacking value; 0 automatic
+	conc    int // WithConcurrency value; 0 the default
+	warm    time.Duration
+	measure time.Duration
 }
 
-// Scaled portal of the request-bound regime: the cloud's bucket drains 2
-// requests/s with burst 50 (a 25 s refill); this one drains 10/s with burst
-// 50 (5 s), and a 20-item call takes 100 ms + 5 ms per item (+ up to 20 ms).
-// The default operating limit (480 s per 10 min) stays on and does not bind:
-// 10 calls/s × 0.21 s is 2.1 s of server time per second for at most 40 s.
-const (
-	reqRate    = 10.0
-	reqBurst   = 50
-	reqBase    = 100 * time.Millisecond
-	reqPerItem = 5 * time.Millisecond
-	reqJitter  = 20 * time.Millisecond
-)
+// ceiling returns the binding ceiling in items/s, how it was computed, and
+// the items a fresh client may import on top of it (the bucket's burst and
+// the first window's budget, whichever binds), for the strict figure.
+func (r pacedRegime) ceiling() (float64, string, float64) {
+	p := r.portal
+	pack := r.packing
+	if pack == 0 {
+		pack = 50 // automatic packing may go up to a full batch
+	}
+	req, op := p.requestCeiling(pack), p.operatingCeiling()
+	reqHow := fmt.Sprintf("%g req/s × %d items", p.rate, b24.MaxBatchImportSize)
+	if pack > 1 {
+		reqHow += fmt.Sprintf(" × %d calls", pack)
+	}
+	opHow := fmt.Sprintf("%.2f server-s/s ÷ %.3f ms/item", p.opPerSecond(), p.callSeconds()/b24.MaxBatchImportSize*1000)
+	if req <= op {
+		return req, fmt.Sprintf("request: %s; operating ceiling %.0f", reqHow, op),
+			float64(p.burst) * b24.MaxBatchImportSize * float64(pack)
+	}
+	return op, fmt.Sprintf("operating: %s; request ceiling %.0f", opHow, req),
+		p.budget.Seconds() / (p.callSeconds() / b24.MaxBatchImportSize)
+}
+
+// The request-bound portal: the cloud's bucket drains 2 requests/s with
+// burst 50 (a 25 s refill); this one drains 10/s with burst 50 (5 s). The
+// operating limit keeps the cloud's 0.8 s of server time per second in a
+// 5 s window of ten 0.5 s buckets. A call takes 10 ms + 0.5 ms per item
+// (+ <10 ms), so the operating ceiling, 640 items/s, is far above the
+// request ceiling of 10 × 20 = 200 items/s. Without packing the request
+// ceiling binds; with packing the operating one does.
+var requestPortal = portal{
+	rate: 10, burst: 50,
+	budget: 4 * time.Second, window: 5 * time.Second,
+	base: 10 * time.Millisecond, perItem: 500 * time.Microsecond, jitter: 10 * time.Millisecond,
+}
+
+// The operating-bound portal: 0.8 s per second as in the cloud (4 s per
+// 5 s window); a 20-item call takes 20 ms + 4 ms per item + <10 ms (105 ms,
+// 2.6% of the budget), so the operating ceiling, 152 items/s, is well under
+// the request ceiling of 20 req/s × 20 = 400 items/s.
+var operatingPortal = portal{
+	rate: 20, burst: 100,
+	budget: 4 * time.Second, window: 5 * time.Second,
+	base: 20 * time.Millisecond, perItem: 4 * time.Millisecond, jitter: 10 * time.Millisecond,
+}
 
 func requestRegime(s settings) pacedRegime {
 	measure := 30 * time.Second
@@ -49,63 +119,48 @@ func requestRegime(s settings) pacedRegime {
 		measure = 15 * time.Second
 	}
 	return pacedRegime{
-		name: "request",
-		describe: fmt.Sprintf("request-bound: rate %g/s burst %d, latency %v + %v/item + <%v jitter, operating limit 480s/10m (not binding)",
-			reqRate, reqBurst, reqBase, reqPerItem, reqJitter),
-		opts: []b24test.Option{
-			b24test.WithRateLimit(reqRate, reqBurst),
-			b24test.WithLatency(reqBase, reqPerItem, reqJitter),
-		},
+		name: "request", title: "request-bound, packing off (WithPacking(1))",
+		portal: requestPortal, packing: 1, conc: s.conc,
 		// The bucket refills its whole burst in burst/rate seconds; after
 		// that a client sending faster than rate has spent it.
-		warm:      time.Duration(float64(reqBurst) / reqRate * float64(time.Second)),
-		measure:   measure,
-		ceiling:   reqRate * b24.MaxBatchImportSize,
-		howCeil:   fmt.Sprintf("%g req/s × %d items", reqRate, b24.MaxBatchImportSize),
-		allowance: reqBurst * b24.MaxBatchImportSize,
+		warm:    time.Duration(float64(requestPortal.burst) / requestPortal.rate * float64(time.Second)),
+		measure: measure,
 	}
 }
 
-// Scaled portal of the operating-bound regime: the cloud allows 480 s of
-// server time per method per 10 minutes (0.8 s per second); this one
-// allows 4 s per 5 s window (ten 0.5 s buckets, the same 0.8 s per second).
-// A 20-item call takes 20 ms + 4 ms per item + up to 10 ms (105 ms on
-// average, 2.6% of the budget), so the operating ceiling, 152 items/s, is
-// well under the request ceiling of 20 req/s × 20 = 400 items/s.
-const (
-	opBudget  = 4 * time.Second
-	opWindow  = 5 * time.Second
-	opRate    = 20.0
-	opBurst   = 100
-	opBase    = 20 * time.Millisecond
-	opPerItem = 4 * time.Millisecond
-	opJitter  = 10 * time.Millisecond
-)
+func packedRegime(s settings) pacedRegime {
+	windows := 6
+	if s.quick {
+		windows = 3
+	}
+	return pacedRegime{
+		name: "packed", title: fmt.Sprintf("request-bound portal, packing %s", packingName(s.packing)),
+		portal: requestPortal, packing: s.packing, conc: s.conc,
+		// Packed, the operating limit binds: the first window's budget is
+		// free, so whole windows after it are measured.
+		warm:    requestPortal.window,
+		measure: time.Duration(windows) * requestPortal.window,
+	}
+}
 
 func operatingRegime(s settings) pacedRegime {
 	windows := 6
 	if s.quick {
 		windows = 4
 	}
-	perCall := opBase + opJitter/2 + b24.MaxBatchImportSize*opPerItem
-	perItem := perCall.Seconds() / b24.MaxBatchImportSize
-	budgetPerSec := opBudget.Seconds() / opWindow.Seconds()
 	return pacedRegime{
-		name: "operating",
-		describe: fmt.Sprintf("operating-bound: budget %v per %v window, latency %v + %v/item + <%v jitter, rate %g/s burst %d (request ceiling %g items/s)",
-			opBudget, opWindow, opBase, opPerItem, opJitter, opRate, opBurst, opRate*b24.MaxBatchImportSize),
-		opts: []b24test.Option{
-			b24test.WithRateLimit(opRate, opBurst),
-			b24test.WithOperatingLimit(opBudget, opWindow),
-			b24test.WithLatency(opBase, opPerItem, opJitter),
-		},
-		// The first window's budget is free; measure whole windows after it.
-		warm:      opWindow,
-		measure:   time.Duration(windows) * opWindow,
-		ceiling:   budgetPerSec / perItem,
-		howCeil:   fmt.Sprintf("%.2f server-s/s ÷ %.2f ms/item", budgetPerSec, perItem*1000),
-		allowance: opBudget.Seconds() / perItem,
+		name: "operating", title: fmt.Sprintf("operating-bound, packing %s", packingName(s.packing)),
+		portal: operatingPortal, packing: s.packing, conc: s.conc,
+		warm:    operatingPortal.window,
+		measure: time.Duration(windows) * operatingPortal.window,
 	}
+}
+
+func packingName(n int) string {
+	if n == 0 {
+		return "automatic"
+	}
+	return fmt.Sprintf("WithPacking(%d)", n)
 }
 
 // sample is the number of finished items at a moment of the run.
@@ -137,9 +192,10 @@ func benchItem(i int) b24.Item {
 	}
 }
 
-func runPaced(ctx context.Context, out io.Writer, r pacedRegime, s settings) ([]result, error) {
-	fmt.Fprintf(out, "\n== %s\n", r.describe)
-	srv := b24test.NewServer(append(r.opts, b24test.WithoutRequestLog())...)
+func runPaced(ctx context.Context, out io.Writer, r pacedRegime) ([]result, error) {
+	ceiling, howCeil, allowance := r.ceiling()
+	fmt.Fprintf(out, "\n== %s: %v\n", r.title, r.portal)
+	srv := b24test.NewServer(append(r.portal.options(), b24test.WithoutRequestLog())...)
 	defer srv.Close()
 	client := srv.Client()
 
@@ -165,10 +221,10 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime, s settings) ([]
 		samples = append(samples, sample{time.Since(start), p.Done})
 		mu.Unlock()
 	})}
-	if s.conc > 0 {
-		opts = append(opts, b24.WithConcurrency(s.conc))
+	if r.conc > 0 {
+		opts = append(opts, b24.WithConcurrency(r.conc))
 	}
-	opts = append(opts, packingOptions(s)...)
+	opts = append(opts, b24.WithPacking(r.packing))
 	var imported, other int
 	for res := range client.CRMItem.ImportSeq(runCtx, b24.EntityDeal, items, opts...) {
 		if res.Index < 0 {
@@ -190,17 +246,17 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime, s settings) ([]
 	d0, d1 := doneAt(samples, r.warm), doneAt(samples, end)
 	mu.Unlock()
 	sustained := float64(d1-d0) / r.measure.Seconds()
-	ratio := sustained / r.ceiling
+	ratio := sustained / ceiling
 	whole := float64(d1) / end.Seconds()
-	strict := (float64(d1) - r.allowance) / end.Seconds()
+	strict := (float64(d1) - allowance) / end.Seconds()
 
 	fmt.Fprintf(out, "  run %.1fs, %d imported, %d not imported (cut off at the end), %d requests\n",
 		elapsed.Seconds(), imported, other, st.Requests)
 	fmt.Fprintf(out, "  measured over [%v, %v]: %d items\n", r.warm, end, d1-d0)
 	fmt.Fprintf(out, "  sustained %.1f items/s, ceiling %.1f items/s (%s), ratio %.3f\n",
-		sustained, r.ceiling, r.howCeil, ratio)
+		sustained, ceiling, howCeil, ratio)
 	fmt.Fprintf(out, "  from the start incl. the initial allowance: %.1f items/s; strict (items − %.0f allowance) ÷ %v: %.1f items/s (%.3f)\n",
-		whole, r.allowance, end, strict, strict/r.ceiling)
+		whole, allowance, end, strict, strict/ceiling)
 	fmt.Fprintf(out, "  refusals: %d × 503 QUERY_LIMIT_EXCEEDED, %d × 429 OPERATION_TIME_LIMIT\n",
 		st.RateLimited, st.OperatingLimited)
 	return []result{
@@ -209,7 +265,3 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime, s settings) ([]
 		{r.name, "429 refusals", strconv.Itoa(st.OperatingLimited), "0", st.OperatingLimited == 0},
 	}, nil
 }
-
-// packingOptions returns the import options for call packing; none until
-// the import engine offers it.
-func packingOptions(settings) []b24.ImportOption { return nil }
