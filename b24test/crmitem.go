@@ -47,6 +47,16 @@ func (x *exchange) importLocked(es *entityStore, fields map[string]any, original
 	if d := requiredError(es.typeID, fields); d != "" {
 		return 0, &itemError{"CRM_FIELD_ERROR_REQUIRED", d}
 	}
+	if !history {
+		return es.addLocked(fields, time.Now()), nil
+	}
+	if x.s.cfg.nonAdmin {
+		for f := range strings.FieldsSeq(systemFields) {
+			if !isEmpty(fields[f]) {
+				return 0, &itemError{"CRM_FIELD_ERROR_VALUE_NOT_VALID", `only an administrator can set "` + f + `"`}
+			}
+		}
+	}
 	last, hasLast := es.lastCreatedLocked()
 	created, d := checkSystemFields(fields, last, hasLast, time.Now())
 	if d != "" {
@@ -274,7 +284,7 @@ func handleServerTime(x *exchange, _ map[string]any) outcome {
 
 func handleProfile(x *exchange, _ map[string]any) outcome {
 	return outcome{result: map[string]any{
-		"ID": "1", "ADMIN": true, "NAME": "Test", "LAST_NAME": "Administrator",
+		"ID": "1", "ADMIN": !x.s.cfg.nonAdmin, "NAME": "Test", "LAST_NAME": "User",
 		"PERSONAL_GENDER": "", "TIME_ZONE": "UTC", "TIME_ZONE_OFFSET": 0,
 	}}
 }

@@ -423,3 +423,16 @@ func TestDocsExampleDealKeepsEveryField(t *testing.T) {
 	require.Equal(t, []int64{1}, r.ids())
 	assert.Equal(t, want, srv.Items(b24.EntityDeal)[0].Fields)
 }
+
+func TestWithoutAdmin(t *testing.T) {
+	srv := newTestServer(t, WithoutAdmin())
+	var r importResult
+	call(t, srv, "crm.item.batchImport", `{"entityTypeId":2,"data":[
+		{"title":"plain"},
+		{"title":"history","createdTime":"2020-01-01T00:00:00+00:00"},
+		{"title":"author","createdBy":7}]}`).decode(t, &r)
+	assert.Equal(t, []string{"", "CRM_FIELD_ERROR_VALUE_NOT_VALID", "CRM_FIELD_ERROR_VALUE_NOT_VALID"}, r.codes())
+	var p map[string]any
+	call(t, srv, "profile", "").decode(t, &p)
+	assert.Equal(t, false, p["ADMIN"])
+}

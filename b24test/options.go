@@ -25,6 +25,7 @@ type config struct {
 	noRequestLog bool
 	secret       string
 	compact      bool
+	nonAdmin     bool
 }
 
 func defaultConfig() config {
@@ -152,3 +153,8 @@ func WithWebhookSecret(secret string) Option {
 // benchmarks importing millions of items do not measure the fake's memory.
 // [Server.Items] then returns just those fields.
 func WithCompactStore() Option { return func(c *config) { c.compact = true } }
+
+// WithoutAdmin makes the webhook and OAuth user an ordinary user instead of
+// a portal administrator: import then refuses history fields (createdTime,
+// createdBy, ...) per item with CRM_FIELD_ERROR_VALUE_NOT_VALID.
+func WithoutAdmin() Option { return func(c *config) { c.nonAdmin = true } }
