@@ -34,7 +34,8 @@
 // required fields and the history rules of import (createdTime ascending,
 // not in the future, ...) reported per item. Lead, deal, contact, company,
 // quote and smart invoice exist; smart processes are registered with
-// [WithSmartProcess].
+// [WithSmartProcess]. The caller is a portal administrator unless
+// [WithoutAdmin] is given.
 //
 // # Limits
 //

@@ -116,7 +116,7 @@ func TestOpLimiterWindow(t *testing.T) {
 }
 
 func TestOperatingLimitBlocksThenReleases(t *testing.T) {
-	srv := NewServer(WithoutRateLimit(), WithOperatingLimit(20*time.Millisecond, 200*time.Millisecond),
+	srv := NewServer(WithoutRateLimit(), WithOperatingLimit(20*time.Millisecond, time.Second),
 		WithLatency(30*time.Millisecond, 0, 0))
 	t.Cleanup(srv.Close)
 	body := `{"entityTypeId":2,"data":[{"title":"x"}]}`
