@@ -272,22 +272,34 @@ func TestBatchImportParallelCallsOnOneClient(t *testing.T) {
 	assert.Len(t, stored, 600)
 }
 
-func TestBatchImportHistoryInOrder(t *testing.T) {
-	srv := fastServer(t)
-	c := fastClient(t, srv)
-	base := time.Now().Add(-1000 * time.Hour)
-	items := deals(120, true)
+// historyDeals returns n keyed deals created an hour apart, oldest first.
+func historyDeals(n int) []b24.Item {
+	base := time.Now().Add(-time.Duration(n+10) * time.Hour)
+	items := deals(n, true)
 	for i := range items {
 		items[i].CreatedTime = base.Add(time.Duration(i) * time.Hour)
 	}
+	return items
+}
+
+// assertIDsAscending checks that rows were created in input order.
+func assertIDsAscending(t *testing.T, res *b24.BatchImportResult) {
+	t.Helper()
+	prev := int64(0)
+	for _, r := range res.Items {
+		assert.Greater(t, r.ID, prev, "row %d: history rows are created in input order", r.Index)
+		prev = r.ID
+	}
+}
+
+func TestBatchImportHistoryInOrder(t *testing.T) {
+	srv := fastServer(t)
+	c := fastClient(t, srv)
+	items := historyDeals(120)
 	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithConcurrency(8))
 	require.NoError(t, err, "history rows must reach the portal oldest first")
 	assertExactlyOnce(t, srv, items, res)
-	prev := int64(0)
-	for _, r := range res.Items {
-		assert.Greater(t, r.ID, prev, "ids follow input order")
-		prev = r.ID
-	}
+	assertIDsAscending(t, res)
 }
 
 func TestImportSeqStreamsResults(t *testing.T) {

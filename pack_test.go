@@ -105,19 +105,11 @@ func TestPackedHistoryKeepsOrder(t *testing.T) {
 	srv := fastServer(t)
 	c := fastClient(t, srv)
 	srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 6, Times: 1})
-	base := time.Now().Add(-2000 * time.Hour)
-	items := deals(300, true)
-	for i := range items {
-		items[i].CreatedTime = base.Add(time.Duration(i) * time.Hour)
-	}
+	items := historyDeals(300)
 	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithPacking(4))
 	require.NoError(t, err)
 	assertExactlyOnce(t, srv, items, res)
-	prev := int64(0)
-	for _, r := range res.Items {
-		assert.Greater(t, r.ID, prev, "history rows are created in input order")
-		prev = r.ID
-	}
+	assertIDsAscending(t, res)
 }
 
 func TestWithPackingValidates(t *testing.T) {
