@@ -388,3 +388,48 @@ func TestHostileOversizedImportAnswerIsUnknown(t *testing.T) {
 	assert.ErrorIs(t, err, ErrResponseTooLarge)
 	assert.Equal(t, ItemUnknown, res.Items[0].Status, "the portal ran the call: the row's fate is unknown")
 }
+
+// TestRefreshAgainLaterInRetries: a call that refreshed its token, then
+// retried through a refusal, may refresh again when the token expires
+// later in the same retry sequence; but a token refused right after its
+// refresh ends the call (no refresh loop).
+func TestRefreshAgainLaterInRetries(t *testing.T) {
+	run := func(t *testing.T, answers ...func(w http.ResponseWriter)) (error, int64) {
+		var tokens atomic.Int64
+		tokenSrv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+			n := tokens.Add(1)
+			writeJSON(w, 200, map[string]any{"access_token": fmt.Sprintf("canaryaccess-r%d", n),
+				"refresh_token": fmt.Sprintf("canaryrefresh-r%d", n), "expires_in": 3600})
+		})
+		var calls atomic.Int64
+		rest, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+			n := int(calls.Add(1))
+			if n > len(answers) {
+				ok(w, true)
+				return
+			}
+			answers[n-1](w)
+		})
+		o, err := NewOAuth(OAuthConfig{Endpoint: rest.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
+			TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{AccessToken: testAccess, RefreshToken: testRefresh}})
+		require.NoError(t, err)
+		c, _ := testClient(t, o)
+		return c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil), tokens.Load()
+	}
+	expired := func(w http.ResponseWriter) { apiError(w, 401, "expired_token", "The access token provided has expired.") }
+	limited := func(w http.ResponseWriter) { apiError(w, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests") }
+
+	t.Run("second expiry after a refusal", func(t *testing.T) {
+		err, refreshes := run(t, expired, limited, limited, expired, limited)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, refreshes)
+	})
+	t.Run("refused right after the refresh", func(t *testing.T) {
+		err, refreshes := run(t, expired, expired, expired)
+		assertClean(t, err)
+		assert.ErrorIs(t, err, ErrTokenExpired)
+		// The pipeline refreshes before it decides not to retry, so the
+		// second refusal costs one more (harmless) rotation; no loop.
+		assert.LessOrEqual(t, refreshes, int64(2))
+	})
+}
