@@ -416,7 +416,9 @@ func TestRefreshAgainLaterInRetries(t *testing.T) {
 		c, _ := testClient(t, o)
 		return c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil), tokens.Load()
 	}
-	expired := func(w http.ResponseWriter) { apiError(w, 401, "expired_token", "The access token provided has expired.") }
+	expired := func(w http.ResponseWriter) {
+		apiError(w, 401, "expired_token", "The access token provided has expired.")
+	}
 	limited := func(w http.ResponseWriter) { apiError(w, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests") }
 
 	t.Run("second expiry after a refusal", func(t *testing.T) {
