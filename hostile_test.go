@@ -394,7 +394,7 @@ func TestHostileOversizedImportAnswerIsUnknown(t *testing.T) {
 // later in the same retry sequence; but a token refused right after its
 // refresh ends the call (no refresh loop).
 func TestRefreshAgainLaterInRetries(t *testing.T) {
-	run := func(t *testing.T, answers ...func(w http.ResponseWriter)) (error, int64) {
+	run := func(t *testing.T, answers ...func(w http.ResponseWriter)) (int64, error) {
 		var tokens atomic.Int64
 		tokenSrv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
 			n := tokens.Add(1)
@@ -414,7 +414,8 @@ func TestRefreshAgainLaterInRetries(t *testing.T) {
 			TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{AccessToken: testAccess, RefreshToken: testRefresh}})
 		require.NoError(t, err)
 		c, _ := testClient(t, o)
-		return c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil), tokens.Load()
+		err = c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil)
+		return tokens.Load(), err
 	}
 	expired := func(w http.ResponseWriter) {
 		apiError(w, 401, "expired_token", "The access token provided has expired.")
@@ -422,12 +423,12 @@ func TestRefreshAgainLaterInRetries(t *testing.T) {
 	limited := func(w http.ResponseWriter) { apiError(w, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests") }
 
 	t.Run("second expiry after a refusal", func(t *testing.T) {
-		err, refreshes := run(t, expired, limited, limited, expired, limited)
+		refreshes, err := run(t, expired, limited, limited, expired, limited)
 		require.NoError(t, err)
 		assert.EqualValues(t, 2, refreshes)
 	})
 	t.Run("refused right after the refresh", func(t *testing.T) {
-		err, refreshes := run(t, expired, expired, expired)
+		refreshes, err := run(t, expired, expired, expired)
 		assertClean(t, err)
 		assert.ErrorIs(t, err, ErrTokenExpired)
 		// The pipeline refreshes before it decides not to retry, so the
