@@ -3,6 +3,7 @@ package b24
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -83,10 +84,17 @@ func NewOperatingBudget(budget, window time.Duration) OperatingBudget {
 // would still run, but a packed request is many calls to the portal: the
 // commands after the crossing one would be refused. Only a call that can
 // never fit (it costs the whole budget) goes alone while the reading is
-// under the budget. Readings within one
-// reset period (same operating_reset_at) can only grow, because nothing
-// dropped out of the window in between: the largest one counts, whatever
-// order the answers arrive in.
+// under the budget.
+//
+// Readings within one reset period (same operating_reset_at) can only
+// grow, because nothing dropped out of the window in between: the largest
+// one counts, whatever order the answers arrive in. Between readings the
+// budget keeps a ledger of its own calls (portal start and finish times,
+// server time), so when a tenth of the window drops out it knows how much
+// of its own spending went with it and sends exactly what fits, rather
+// than a blind probe that a packed request could overrun. Only when the
+// reading holds time the ledger cannot explain (another client, calls from
+// before this process) does one call go alone to fetch a fresh reading.
 type operatingBudget struct {
 	budget, window float64 // seconds
 	now            func() time.Time
@@ -96,17 +104,28 @@ type operatingBudget struct {
 }
 
 type methodState struct {
-	operating float64   // consumed seconds per the latest reading period
+	operating float64   // consumed seconds per the latest reading
 	period    time.Time // operating_reset_at of that reading; zero if not reported
-	readAt    float64   // portal's finish time of that reading (unix s), when period is zero
-	recheck   time.Time // no reset time reported: when to look again
-	probing   bool      // the period ended: one call at a time until a newer reading
+	readStamp float64   // portal's finish time of that reading (unix s); 0: none yet
+	readLocal time.Time // when that reading arrived
+	probing   bool      // one call at a time until a newer reading
 	inflight  int       // calls in flight, counted in weight units
 	calls     int       // requests in flight
 	cost      float64   // server time of one unit, seconds: up at once, down slowly
 	blocked   time.Time // refused by the portal until then
+	ledger    []spend   // this budget's own finished calls, oldest first
 	changed   chan struct{}
 }
+
+// spend is one finished call in the ledger, in the portal's clock.
+type spend struct{ start, finish, seconds float64 }
+
+// maxLedger bounds the ledger; losing old entries only makes the budget
+// more careful.
+const maxLedger = 4096
+
+// windowSlots is how many buckets the portal sums over its window.
+const windowSlots = 10
 
 func newOperatingBudget(budget, window time.Duration, now func() time.Time) *operatingBudget {
 	return &operatingBudget{
@@ -165,47 +184,106 @@ func callWeight(ctx context.Context) int {
 	return 1
 }
 
-// resetSlack is added to the portal's reset time before a probe, for clock
-// differences between the portal and this host.
+// resetSlack is added to the portal's bucket boundaries before relying on
+// them, for clock differences between the portal and this host.
 const resetSlack = 50 * time.Millisecond
 
-// admit decides under b.mu whether a call may start now; if not it returns
-// the time to re-check (zero: when something changes).
+// admit decides under b.mu whether a call of weight w may start now; if not
+// it returns the time to re-check (it is also woken when a call ends).
 func (b *operatingBudget) admit(m *methodState, w int) (wait bool, until time.Time) {
 	now := b.now()
 	if now.Before(m.blocked) {
 		return true, m.blocked
 	}
 	if m.probing {
-		// The oldest part of the window dropped out; how much it held is
-		// unknown, so one call at a time brings back a fresh reading.
 		return m.calls > 0, time.Time{}
 	}
-	predicted := m.operating + float64(m.inflight+w)*m.cost
-	if predicted <= b.budget || m.calls == 0 && m.operating < b.budget && float64(w)*m.cost >= b.budget {
-		return false, time.Time{}
+	need := float64(m.inflight+w) * m.cost
+	alone := m.calls == 0 && float64(w)*m.cost >= b.budget
+	if m.operating+need <= b.budget || alone && m.operating < b.budget {
+		return false, time.Time{} // fits even if nothing dropped out
 	}
-	if !m.period.IsZero() && !now.Before(m.period.Add(resetSlack)) {
+	est, unknown, obsolete := b.estimate(m, now)
+	if obsolete {
+		// Every bucket of the reading dropped out: one call fetches the
+		// state of a window this client knows nothing about.
 		m.probing = true
 		return m.calls > 0, time.Time{}
 	}
-	if m.calls > 0 {
-		return true, time.Time{} // a reading is on its way
-	}
-	if !m.period.IsZero() {
-		return true, m.period.Add(resetSlack)
-	}
-	// No reset time reported: look again after a tenth of the window.
-	if m.recheck.IsZero() {
-		m.recheck = now.Add(time.Duration(b.window / 10 * float64(time.Second)))
-	}
-	if !now.Before(m.recheck) {
-		m.recheck = time.Time{}
-		m.probing = true
+	if est+need <= b.budget || alone && est < b.budget {
 		return false, time.Time{}
 	}
-	return true, m.recheck
+	due := !m.period.IsZero() && !now.Before(m.period.Add(resetSlack)) ||
+		m.period.IsZero() && !now.Before(m.readLocal.Add(b.slot()))
+	if due && unknown > max(2*m.cost, b.budget/50) {
+		// Part of the reading is not this client's doing and some of the
+		// window has dropped out since: one call fetches a fresh reading.
+		m.probing = true
+		return m.calls > 0, time.Time{}
+	}
+	return true, b.nextDrop(m, now)
 }
+
+// slot is the length of one of the portal's buckets.
+func (b *operatingBudget) slot() time.Duration {
+	return time.Duration(b.window / windowSlots * float64(time.Second))
+}
+
+// grid returns the floor function of the portal's bucket boundaries (unix
+// seconds), aligned to the reported reset time when there is one.
+func (b *operatingBudget) grid(m *methodState) func(float64) float64 {
+	s := b.window / windowSlots
+	phase := 0.0
+	if !m.period.IsZero() {
+		p := unixSeconds(m.period)
+		phase = p - math.Floor(p/s)*s
+		if phase > s-1e-6 {
+			phase = 0
+		}
+	}
+	return func(x float64) float64 { return phase + math.Floor((x-phase)/s)*s }
+}
+
+// estimate returns the consumed time now: the reading less this client's
+// own calls in the buckets that dropped out since; the part of the reading
+// the ledger does not explain; and whether the whole reading is obsolete.
+func (b *operatingBudget) estimate(m *methodState, now time.Time) (est, unknown float64, obsolete bool) {
+	if m.readStamp == 0 {
+		return m.operating, 0, false
+	}
+	floor := b.grid(m)
+	span := (windowSlots - 1) * b.window / windowSlots
+	first := floor(m.readStamp) - span // the reading's oldest bucket
+	// Buckets starting before cut have dropped out by now.
+	cut := floor(unixSeconds(now)-resetSlack.Seconds()) - span
+	if cut > floor(m.readStamp) {
+		return 0, 0, true
+	}
+	var own, gone float64
+	for _, c := range m.ledger {
+		if c.start < first || c.finish > m.readStamp {
+			continue // not (surely) in the reading
+		}
+		own += c.seconds
+		if c.finish < cut {
+			gone += c.seconds
+		}
+	}
+	return max(m.operating-gone, 0), max(m.operating-own, 0), false
+}
+
+// nextDrop is when the next bucket that may hold time drops out.
+func (b *operatingBudget) nextDrop(m *methodState, now time.Time) time.Time {
+	floor := b.grid(m)
+	next := floor(unixSeconds(now)-resetSlack.Seconds()) + b.window/windowSlots
+	at := time.Unix(0, int64(next*1e9)).Add(resetSlack)
+	if m.period.After(at) {
+		at = m.period.Add(resetSlack) // nothing older holds time
+	}
+	return at
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, bool) {
 	var once sync.Once
@@ -217,7 +295,7 @@ func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, boo
 			m.inflight -= w
 			m.calls--
 			if blocked {
-				until := b.now().Add(time.Duration(b.window / 10 * float64(time.Second)))
+				until := b.now().Add(b.slot())
 				if t != nil && !t.OperatingResetAt.IsZero() {
 					until = t.OperatingResetAt.Add(time.Second)
 				} else if !m.period.IsZero() && m.period.After(b.now()) {
@@ -248,12 +326,34 @@ func (b *operatingBudget) observe(m *methodState, t *ResponseTime, refused bool,
 	if spent <= 0 {
 		spent = t.Duration
 	}
+	stamp := t.Finish
+	if stamp == 0 {
+		stamp = t.Start
+	}
 	if spent > 0 && !refused {
 		unit := spent / float64(max(w, 1))
 		if unit >= m.cost {
 			m.cost = unit
 		} else {
 			m.cost = 0.9*m.cost + 0.1*unit
+		}
+		if stamp > 0 {
+			// A packed request's commands ran one after another, ending at
+			// stamp: the first may have started spent before.
+			start := stamp - spent
+			if t.Start > 0 {
+				start = min(start, t.Start)
+			}
+			if len(m.ledger) >= maxLedger {
+				m.ledger = append(m.ledger[:0], m.ledger[len(m.ledger)/2:]...)
+			}
+			m.ledger = append(m.ledger, spend{start, stamp, spent})
+			keep := stamp - 2*b.window
+			i := 0
+			for i < len(m.ledger) && m.ledger[i].finish < keep {
+				i++
+			}
+			m.ledger = m.ledger[i:]
 		}
 	}
 	if !t.HasOperating {
@@ -268,23 +368,18 @@ func (b *operatingBudget) observe(m *methodState, t *ResponseTime, refused bool,
 			// reading is the later one. It does not end a probe: the probe
 			// waits for the next period.
 			m.operating = max(m.operating, t.Operating)
+			m.readStamp = max(m.readStamp, stamp)
 			return
 		}
 		m.period, m.operating, m.probing = reset, t.Operating, false
-		m.recheck = time.Time{}
+		m.readStamp, m.readLocal = stamp, b.now()
 		return
 	}
-	stamp := t.Finish
-	if stamp == 0 {
-		stamp = t.Start
-	}
-	if stamp < m.readAt {
+	if stamp < m.readStamp {
 		return // an older answer overtaken by a newer one
 	}
-	m.readAt = stamp
-	m.operating = t.Operating
+	m.operating, m.readStamp, m.readLocal = t.Operating, stamp, b.now()
 	m.probing = false
-	m.recheck = time.Time{}
 }
 
 // waitUntil blocks until the deadline passes (zero: no deadline), changed

@@ -66,7 +66,8 @@ func TestOperatingBudgetAdmitsUnderTheLimit(t *testing.T) {
 	m.inflight, m.calls = 5, 5 // 50 + 6*10 > 100: wait for a reading
 	wait, until := b.admit(m, 1)
 	assert.True(t, wait)
-	assert.True(t, until.IsZero(), "with calls in flight it waits for their readings")
+	assert.Equal(t, clk.now().Add(time.Minute+resetSlack), until,
+		"it waits for the readings of the calls in flight, at most until the reset")
 }
 
 func TestOperatingBudgetPausesUntilReset(t *testing.T) {
@@ -267,4 +268,86 @@ func TestOperatingBudgetCostRisesAtOnceFallsSlowly(t *testing.T) {
 	assert.Equal(t, 3.0, m.cost, "a dearer call raises the estimate at once")
 	b.observe(m, &ResponseTime{Processing: 1}, false, 1)
 	assert.InDelta(t, 2.8, m.cost, 1e-9, "a cheaper one lowers it by a tenth of the difference")
+}
+
+// ledgerBudget is a budget of 4 s per 5 s (buckets of 0.5 s) whose clock
+// starts on a bucket boundary.
+func ledgerBudget() (*operatingBudget, *fakeClock) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	return newOperatingBudget(4*time.Second, 5*time.Second, clk.now), clk
+}
+
+// spendCall runs one call of weight w through the budget: the portal
+// answers it at the clock's time with the given reading.
+func spendCall(t *testing.T, b *operatingBudget, clk *fakeClock, w int, seconds, operating float64, resetAt time.Time) {
+	t.Helper()
+	rel, err := b.Acquire(withCallWeight(t.Context(), w), "m")
+	require.NoError(t, err)
+	fin := unixSeconds(clk.now())
+	rel(&ResponseTime{Start: fin - seconds, Finish: fin, Processing: seconds, Operating: operating,
+		HasOperating: true, OperatingResetAt: resetAt}, false)
+}
+
+func TestOperatingBudgetSubtractsItsOwnDroppedTime(t *testing.T) {
+	b, clk := ledgerBudget()
+	reset := clk.now().Add(5 * time.Second) // the bucket [1000, 1000.5) drops at 1005
+	// 2 s in the first bucket, 1.9 s in the next: 3.9 of 4 s used.
+	for i := range 20 {
+		spendCall(t, b, clk, 1, 0.1, 0.1*float64(i+1), reset)
+	}
+	clk.advance(600 * time.Millisecond)
+	for i := range 19 {
+		spendCall(t, b, clk, 1, 0.1, 2+0.1*float64(i+1), reset)
+	}
+	m := b.methods["m"]
+	require.InDelta(t, 3.9, m.operating, 1e-9)
+	wait, until := b.admit(m, 4)
+	require.True(t, wait, "a pack of four does not fit")
+	assert.Equal(t, reset.Add(resetSlack), until)
+
+	clk.advance(4500 * time.Millisecond) // 1005.1: the first bucket dropped
+	est, unknown, obsolete := b.estimate(m, clk.now())
+	assert.False(t, obsolete)
+	assert.InDelta(t, 1.9, est, 1e-9, "its own 2 s went with the first bucket")
+	assert.InDelta(t, 0, unknown, 1e-9, "the ledger explains the whole reading")
+	wait, _ = b.admit(m, 4)
+	assert.False(t, wait, "the pack fits now, without a probe")
+	assert.False(t, m.probing)
+}
+
+func TestOperatingBudgetWaitsForTheBucketHoldingItsTime(t *testing.T) {
+	b, clk := ledgerBudget()
+	reset := clk.now().Add(5 * time.Second)
+	spendCall(t, b, clk, 1, 0.05, 0.05, reset) // a small call in the first bucket
+	clk.advance(600 * time.Millisecond)
+	for i := range 39 {
+		spendCall(t, b, clk, 1, 0.1, 0.05+0.1*float64(i+1), reset)
+	}
+	m := b.methods["m"]
+	clk.advance(4450 * time.Millisecond) // 1005.05: only the small call dropped
+	wait, until := b.admit(m, 4)
+	assert.True(t, wait, "3.95 - 0.05 + 0.4 would cross the budget: a blind probe would be refused")
+	assert.False(t, m.probing)
+	assert.Equal(t, time.Unix(1005, 5e8).Add(resetSlack), until, "next look when the next bucket drops")
+	clk.advance(500 * time.Millisecond)
+	wait, _ = b.admit(m, 4)
+	assert.False(t, wait, "the second bucket took 3.9 s with it")
+}
+
+func TestOperatingBudgetProbesWhenTheReadingIsNotItsOwn(t *testing.T) {
+	b, clk := ledgerBudget()
+	reset := clk.now().Add(5 * time.Second)
+	spendCall(t, b, clk, 1, 0.1, 3.95, reset) // another client spent the rest
+	m := b.methods["m"]
+	wait, _ := b.admit(m, 1)
+	require.True(t, wait)
+	clk.advance(5100 * time.Millisecond)
+	wait, _ = b.admit(m, 1)
+	assert.False(t, wait, "after the reset one call fetches a fresh reading")
+	assert.True(t, m.probing)
+
+	clk.advance(10 * time.Second)
+	m.probing = false
+	_, _, obsolete := b.estimate(m, clk.now())
+	assert.True(t, obsolete, "a window later nothing of the reading is left")
 }
