@@ -306,3 +306,55 @@ func TestSoakTokensRevokedDuringRetries(t *testing.T) {
 	soakFired(t, srv, expiries, ft)
 	assert.Positive(t, srv.Stats().AuthFailures, "expired tokens were refused")
 }
+
+// TestSoakFaultsPacked runs the keyed and unkeyed soaks with calls packed
+// into batch requests, with faults on the batch request itself (dropped
+// after running every command, refused, 500) on top of the per-command
+// ones, which the portal reports inside the batch's result_error.
+func TestSoakFaultsPacked(t *testing.T) {
+	for _, keyed := range []bool{true, false} {
+		t.Run(fmt.Sprint("keyed=", keyed), func(t *testing.T) {
+			srv := soakPortal(t, 17, 3*time.Second)
+			for _, f := range []b24test.Fault{
+				{Method: "batch", Kind: b24test.FaultDropAfterExecute, Times: 1},
+				{Method: "batch", Kind: b24test.FaultRefuse, Code: "INTERNAL_SERVER_ERROR", Status: 500, Times: 1},
+				{Method: "batch", Kind: b24test.FaultDropAfterExecute, Probability: 0.02},
+			} {
+				srv.InjectFault(f)
+			}
+			c, _, ft := soakClient(t, srv)
+			expiries := chaos(t, srv, 0)
+			n := soakSize()
+			items := soakItems(n, keyed)
+			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithPacking(8))
+			require.Len(t, res.Items, n)
+			stored := storedByTitleSoak(srv)
+			unknown := 0
+			for i, r := range res.Items {
+				copies := stored[items[i].Title]
+				require.LessOrEqual(t, len(copies), 1, "row %d is duplicated", i)
+				switch {
+				case r.Status == b24.ItemImported && assert.Len(t, copies, 1, "row %d", i):
+					assert.Equal(t, copies[0], r.ID, "row %d", i)
+				case r.Status == b24.ItemUnknown && !keyed:
+					unknown++
+					assert.ErrorIs(t, r.Err, b24.ErrOutcomeUnknown, "row %d", i)
+				default:
+					t.Errorf("row %d ended %v: %v", i, r.Status, r.Err)
+				}
+			}
+			if keyed {
+				require.NoError(t, err)
+				assert.Len(t, stored, n)
+			} else {
+				assert.ErrorIs(t, err, b24.ErrOutcomeUnknown)
+				assert.Positive(t, unknown)
+			}
+			if rest := srv.Stats().Requests - int(ft.n.Load()); !keyed {
+				// (Keyed runs add lookups and single resends after faults.)
+				assert.Less(t, rest, n/20, "calls were packed (%d requests for %d calls)", rest, n/20)
+			}
+			soakFired(t, srv, expiries, ft)
+		})
+	}
+}
