@@ -436,3 +436,56 @@ func TestRefreshAgainLaterInRetries(t *testing.T) {
 		assert.LessOrEqual(t, refreshes, int64(2))
 	})
 }
+
+// TestHostileGarbledBatchAnswers: packed calls travel in one batch request;
+// a batch answer that is garbled, partial or ill-typed must leave the rows
+// of every command it does not clearly answer unimported, never panic, and
+// never turn a bogus id into an "imported" row.
+func TestHostileGarbledBatchAnswers(t *testing.T) {
+	bodies := map[string]string{
+		"result is a string":      `{"result":"ok"}`,
+		"sections are lists":      `{"result":{"result":[],"result_error":[],"result_time":[]}}`,
+		"results for other ids":   `{"result":{"result":{"x9":{"items":[{"item":{"id":1}}]}}}}`,
+		"command result garbled":  `{"result":{"result":{"c0":{"items":"x"},"c1":[1,2]}}}`,
+		"bogus ids":               `{"result":{"result":{"c0":{"items":[{"item":{"id":-1}},{"item":{"id":"x"}}]},"c1":{"items":[{"item":{}}]}}}}`,
+		"error entries garbled":   `{"result":{"result_error":{"c0":"boom","c1":{"error":{"x":1}}}}}`,
+		"result_time wrong types": `{"result":{"result":{},"result_time":{"c0":"slow","c1":{"operating":"NaN"}}},"time":{"operating":-1}}`,
+		"batch error envelope":    `{"error":"ERROR_BATCH_LENGTH_EXCEEDED","error_description":"Max batch length exceeded"}`,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			var batches atomic.Int64
+			srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case strings.Contains(r.URL.Path, "crm.item.list"):
+					ok(w, map[string]any{"items": []any{}})
+				case strings.Contains(r.URL.Path, "/batch"):
+					batches.Add(1)
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, body)
+				default:
+					apiError(w, 500, "ERROR_CORE", "unpacked calls fail too")
+				}
+			})
+			c, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{MaxAttempts: 2}))
+			items := make([]Item, 60)
+			for i := range items {
+				items[i] = Item{Title: fmt.Sprint("t", i)}
+				if i%2 == 0 {
+					items[i].OriginatorID, items[i].OriginID = "x", fmt.Sprint(i)
+				}
+			}
+			var res *BatchImportResult
+			var err error
+			require.NotPanics(t, func() { res, err = c.CRMItem.BatchImport(t.Context(), EntityDeal, items, WithPacking(3)) })
+			require.Len(t, res.Items, len(items))
+			assertClean(t, err)
+			for i, r := range res.Items {
+				assert.Equal(t, i, r.Index)
+				assert.NotEqual(t, ItemImported, r.Status, "row %d imported with id %d from a garbled answer", i, r.ID)
+				assert.Error(t, r.Err, "row %d", i)
+			}
+			assert.Positive(t, batches.Load(), "the calls were packed")
+		})
+	}
+}
