@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // batchPlaceholderRe matches the text the portal's batch substitutes in
@@ -38,6 +39,11 @@ func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			// parse_str reads "[]" as "append" and stops a name at the
+			// first "]" (escaped or not): such keys cannot travel.
+			if k == "" || strings.ContainsAny(k, "[]") {
+				return dst, errNotPackable
+			}
 			var err error
 			if dst, err = appendPHPQuery(dst, name+"["+url.QueryEscape(k)+"]", x[k], vars); err != nil {
 				return dst, err
