@@ -9,7 +9,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/b24bench [-regime request|packed|operating|overhead|memory|all] [-quick] [-items N] [-packing N] [-concurrency N]
+//	go run ./cmd/b24bench [-regime request|packed|operating|concurrency|overhead|memory|all] [-quick] [-items N] [-packing N] [-concurrency N]
 //
 // It exits 1 when a target is missed, 2 on a usage or setup error. See
 // BENCHMARKS.md for the method and the results.
@@ -65,7 +65,7 @@ type result struct {
 func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("b24bench", flag.ContinueOnError)
 	var s settings
-	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, overhead, memory or all (comma-separated list allowed)")
+	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, concurrency, overhead, memory or all (comma-separated; all skips concurrency with -quick)")
 	fs.BoolVar(&s.quick, "quick", false, "shorter runs for CI (under 2 minutes in all), same checks")
 	fs.IntVar(&s.items, "items", 0, "items of the streaming import in the memory regime (default 1000000, 200000 with -quick)")
 	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
@@ -95,9 +95,9 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		switch r {
 		case "all":
 			for _, x := range regimes {
-				want[x] = true
+				want[x] = x != "concurrency" || !s.quick // the sweep is long
 			}
-		case "request", "packed", "operating", "overhead", "memory":
+		case "request", "packed", "operating", "concurrency", "overhead", "memory":
 			want[r] = true
 		default:
 			return 2, fmt.Errorf("unknown regime %q", r)
@@ -118,6 +118,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 			res, err = runPaced(ctx, out, packedRegime(s))
 		case "operating":
 			res, err = runPaced(ctx, out, operatingRegime(s))
+		case "concurrency":
+			res, err = runSweep(ctx, out, s)
 		case "overhead":
 			res, err = runOverhead(ctx, out, s)
 		case "memory":
@@ -141,4 +143,4 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 }
 
 // regimes in the order they run.
-var regimes = []string{"request", "packed", "operating", "overhead", "memory"}
+var regimes = []string{"request", "packed", "operating", "concurrency", "overhead", "memory"}

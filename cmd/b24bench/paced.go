@@ -55,8 +55,9 @@ func (p portal) String() string {
 
 // pacedRegime is a run against a portal whose limits bind: the import is fed
 // for warm+measure, and only the items finished within [warm, warm+measure]
-// count, so the allowance the portal grants a fresh client (the bucket's
-// burst, the first window's operating budget) is left out.
+// count, so the allowance the portal grants a fresh client (the first
+// window's operating budget) is left out. The client's request limiter
+// starts with its burst spent, so no burst inflates the figure either.
 type pacedRegime struct {
 	name    string
 	title   string
@@ -193,11 +194,26 @@ func benchItem(i int) b24.Item {
 }
 
 func runPaced(ctx context.Context, out io.Writer, r pacedRegime) ([]result, error) {
+	res, _, err := runPacedRatio(ctx, out, r)
+	return res, err
+}
+
+// runPacedRatio is runPaced that also returns the measured ratio.
+func runPacedRatio(ctx context.Context, out io.Writer, r pacedRegime) ([]result, float64, error) {
 	ceiling, howCeil, allowance := r.ceiling()
 	fmt.Fprintf(out, "\n== %s: %v\n", r.title, r.portal)
 	srv := b24test.NewServer(append(r.portal.options(), b24test.WithoutRequestLog())...)
 	defer srv.Close()
-	client := srv.Client()
+	// The client's limiter starts empty: its burst is spent before the
+	// run, so every figure is the sustained rate (the portal's own bucket
+	// still starts empty, which only forgives jitter).
+	lim := b24.NewLimiter(r.portal.rate, r.portal.burst)
+	for range r.portal.burst - max(r.portal.burst/10, 1) {
+		if err := lim.Wait(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	client := srv.Client(b24.WithLimiter(lim))
 
 	end := r.warm + r.measure
 	var (
@@ -228,7 +244,7 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime) ([]result, erro
 	var imported, other int
 	for res := range client.CRMItem.ImportSeq(runCtx, b24.EntityDeal, items, opts...) {
 		if res.Index < 0 {
-			return nil, res.Err
+			return nil, 0, res.Err
 		}
 		if res.Status == b24.ItemImported {
 			imported++
@@ -237,7 +253,7 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime) ([]result, erro
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	elapsed := time.Since(start)
 	st := srv.Stats()
@@ -248,20 +264,18 @@ func runPaced(ctx context.Context, out io.Writer, r pacedRegime) ([]result, erro
 	sustained := float64(d1-d0) / r.measure.Seconds()
 	ratio := sustained / ceiling
 	whole := float64(d1) / end.Seconds()
-	strict := (float64(d1) - allowance) / end.Seconds()
 
 	fmt.Fprintf(out, "  run %.1fs, %d imported, %d not imported (cut off at the end), %d requests\n",
 		elapsed.Seconds(), imported, other, st.Requests)
 	fmt.Fprintf(out, "  measured over [%v, %v]: %d items\n", r.warm, end, d1-d0)
 	fmt.Fprintf(out, "  sustained %.1f items/s, ceiling %.1f items/s (%s), ratio %.3f\n",
 		sustained, ceiling, howCeil, ratio)
-	fmt.Fprintf(out, "  from the start incl. the initial allowance: %.1f items/s; strict (items − %.0f allowance) ÷ %v: %.1f items/s (%.3f)\n",
-		whole, allowance, end, strict, strict/ceiling)
+	fmt.Fprintf(out, "  from the start, incl. the first window's allowance of %.0f items: %.1f items/s\n", allowance, whole)
 	fmt.Fprintf(out, "  refusals: %d × 503 QUERY_LIMIT_EXCEEDED, %d × 429 OPERATION_TIME_LIMIT\n",
 		st.RateLimited, st.OperatingLimited)
 	return []result{
 		{r.name, "sustained/ceiling", fmt.Sprintf("%.3f", ratio), "≥ 0.95", ratio >= 0.95},
 		{r.name, "503 refusals", strconv.Itoa(st.RateLimited), "0", st.RateLimited == 0},
 		{r.name, "429 refusals", strconv.Itoa(st.OperatingLimited), "0", st.OperatingLimited == 0},
-	}, nil
+	}, ratio, nil
 }
