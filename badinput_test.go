@@ -1,6 +1,7 @@
 package b24_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -169,6 +170,12 @@ func TestBadInputCall(t *testing.T) {
 			assertInvalid(t, err)
 		})
 	}
+	t.Run("nil context", func(t *testing.T) {
+		var nilCtx context.Context
+		var err error
+		assert.NotPanics(t, func() { err = c.Call(nilCtx, "profile", nil, nil) })
+		assertInvalid(t, err)
+	})
 }
 
 func TestBadInputImportOptions(t *testing.T) {

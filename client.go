@@ -301,6 +301,9 @@ func checkMethod(method string) error {
 // [RetryPolicy]; a write whose outcome is unknown is not repeated and
 // returns an error matching [ErrOutcomeUnknown].
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	if ctx == nil {
+		return invalidInput("Call: nil context")
+	}
 	if result != nil {
 		// Checked before sending: a write must not run and then fail to
 		// report its answer.
