@@ -165,7 +165,8 @@ func (h *heapSampler) sample() {
 }
 
 func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error) {
-	fmt.Fprintf(out, "\n== memory: streaming import of %d items with ImportSeq (fake portal in a child process, no limits, no latency)\n", s.items)
+	fmt.Fprintf(out, "\n== memory: streaming import of %d items with ImportSeq, packing %s, concurrency %s (fake portal in a child process, no limits, no latency)\n",
+		s.items, packingName(s.packing), concName(s.conc))
 	client, stop, err := childPortal(ctx)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,11 @@ func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error)
 	t0 := time.Now()
 	var imported, other int
 	var firstErr error
-	for r := range client.CRMItem.ImportSeq(ctx, b24.EntityDeal, items, b24.WithTotal(s.items)) {
+	opts := []b24.ImportOption{b24.WithTotal(s.items), b24.WithPacking(s.packing)}
+	if s.conc > 0 {
+		opts = append(opts, b24.WithConcurrency(s.conc))
+	}
+	for r := range client.CRMItem.ImportSeq(ctx, b24.EntityDeal, items, opts...) {
 		if r.Status == b24.ItemImported {
 			imported++
 			continue
@@ -246,4 +251,11 @@ func printMachine(out io.Writer) {
 	}
 	fmt.Fprintf(out, "machine: %s, %d CPUs (GOMAXPROCS %d)%s, %s %s/%s\n",
 		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func concName(n int) string {
+	if n == 0 {
+		return fmt.Sprintf("%d (default)", b24.DefaultConcurrency)
+	}
+	return fmt.Sprint(n)
 }

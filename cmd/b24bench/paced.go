@@ -270,7 +270,7 @@ func runPacedRatio(ctx context.Context, out io.Writer, r pacedRegime) ([]result,
 	fmt.Fprintf(out, "  measured over [%v, %v]: %d items\n", r.warm, end, d1-d0)
 	fmt.Fprintf(out, "  sustained %.1f items/s, ceiling %.1f items/s (%s), ratio %.3f\n",
 		sustained, ceiling, howCeil, ratio)
-	fmt.Fprintf(out, "  from the start, incl. the first window's allowance of %.0f items: %.1f items/s\n", allowance, whole)
+	fmt.Fprintf(out, "  from the start, incl. the initial allowance of %.0f items: %.1f items/s\n", allowance, whole)
 	fmt.Fprintf(out, "  refusals: %d × 503 QUERY_LIMIT_EXCEEDED, %d × 429 OPERATION_TIME_LIMIT\n",
 		st.RateLimited, st.OperatingLimited)
 	return []result{
