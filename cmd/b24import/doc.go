@@ -77,6 +77,12 @@
 // are always sent again. Give your rows dedup keys and a resumed import is
 // exactly-once.
 //
+// A resume right after a crash first waits until 75 s have passed since the
+// last run's last journal write (-settle-wait, $B24_SETTLE_WAIT; 0 skips
+// it): the portal may still be executing that run's last calls, and a row
+// it has not written yet would otherwise be looked up as missing and sent
+// twice.
+//
 // Ctrl-C (SIGINT) or SIGTERM stops reading, lets the calls in flight
 // finish, records them, prints the command that resumes, and exits 130. A
 // second Ctrl-C quits at once; the journal stays consistent.

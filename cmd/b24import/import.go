@@ -34,6 +34,8 @@ type importer struct {
 	prog     *progress
 	keyClash map[string]bool // dedup keys shared by several rows in doubt
 
+	journalMTime time.Time // the journal's last write before this run, for waitForLastRun
+
 	mu       sync.Mutex // guards tally, report, progress, problems and fatal
 	tally    tally
 	fatal    error
@@ -151,6 +153,9 @@ func (imp *importer) run(ctx context.Context) int {
 		return imp.dryRun(src, total, start)
 	}
 	if useJournal {
+		if fi, err := os.Stat(cfg.journalPath); err == nil {
+			imp.journalMTime = fi.ModTime()
+		}
 		h := journalHeader{Journal: journalVersion, Input: cfg.file, fingerprint: fp, Entity: int(cfg.entity)}
 		if imp.jrnl, err = openJournal(cfg.journalPath, imp.state, h); err != nil {
 			return imp.fail("%v", err)

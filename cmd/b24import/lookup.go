@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/b24kit/b24"
 )
@@ -16,6 +17,48 @@ import (
 // answer's page (50 items) then holds them all unless the portal has
 // copies, which further pages fetch.
 const lookupChunk = 50
+
+// defaultSettleWait is how long after the last run's last journal write a
+// resume waits before looking up the rows that run left in flight: the
+// portal may still be executing its last call (it cuts requests off after
+// 60 s), and a row it has not written yet would be looked up as missing
+// and sent a second time.
+const defaultSettleWait = 75 * time.Second
+
+// settleDelay is what is left of wait since the journal's last write.
+func settleDelay(lastWrite, now time.Time, wait time.Duration) time.Duration {
+	if lastWrite.IsZero() || wait <= 0 {
+		return 0
+	}
+	return max(0, lastWrite.Add(wait).Sub(now))
+}
+
+// waitForLastRun waits, cancellably, until the last run's calls can no longer be
+// executing on the portal.
+func (imp *importer) waitForLastRun(ctx context.Context) error {
+	d := settleDelay(imp.journalMTime, time.Now(), imp.cfg.settleWait)
+	if d <= 0 {
+		return nil
+	}
+	fmt.Fprintf(imp.stderr, "b24import: the last run stopped %s ago with calls in flight; waiting %s so the portal finishes them before they are looked up (-settle-wait 0 skips this)\n",
+		(imp.cfg.settleWait - d).Round(time.Second), d.Round(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// envDuration parses a duration from the environment, or returns def.
+func envDuration(v string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return d
+	}
+	return def
+}
 
 // resolveInFlight settles the rows an earlier run left in doubt (sent, no
 // answer recorded; or unknown) that carry a dedup key: each is looked up
@@ -26,6 +69,11 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 	st := imp.state
 	if st == nil {
 		return nil
+	}
+	if len(st.inFlight) > 0 {
+		if err := imp.waitForLastRun(ctx); err != nil {
+			return err
+		}
 	}
 	doubt := len(st.inFlight)
 	for line, o := range st.results {

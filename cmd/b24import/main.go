@@ -53,6 +53,7 @@ type config struct {
 	journalPath  string
 	reportPath   string
 	retryUnknown bool
+	settleWait   time.Duration
 	originalUF   bool
 	dryRun       bool
 	demo         bool
@@ -93,6 +94,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
 	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
 	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
+	fs.DurationVar(&cfg.settleWait, "settle-wait", envDuration(getenv("B24_SETTLE_WAIT"), defaultSettleWait),
+		"on resume, how long after the last run's last write to wait before looking up the rows it left in flight ($B24_SETTLE_WAIT; 0 = do not wait)")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "read, coerce and validate every row; send nothing")
 	fs.BoolVar(&cfg.demo, "demo", false, "import a bundled sample into an embedded fake portal; needs no configuration")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
