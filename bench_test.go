@@ -160,8 +160,8 @@ func BenchmarkItemMarshal(b *testing.B) {
 	}
 }
 
-// BenchmarkItemUnmarshal decodes one deal as crm.item.get answers it.
-func BenchmarkItemUnmarshal(b *testing.B) {
+// BenchmarkDealUnmarshal decodes one deal as crm.item.get answers it.
+func BenchmarkDealUnmarshal(b *testing.B) {
 	raw, err := json.Marshal(benchDeal(123456))
 	if err != nil {
 		b.Fatal(err)
