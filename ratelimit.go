@@ -229,6 +229,13 @@ func (b *operatingBudget) slot() time.Duration {
 	return time.Duration(b.window / windowSlots * float64(time.Second))
 }
 
+// blockSlack is how long after the portal's reset time a refused method
+// waits: a second at the cloud's one-minute buckets, for clocks that
+// disagree, and a tenth of a bucket when buckets are shorter (tests).
+func (b *operatingBudget) blockSlack() time.Duration {
+	return min(time.Second, b.slot()/10)
+}
+
 // grid returns the floor function of the portal's bucket boundaries (unix
 // seconds), aligned to the reported reset time when there is one.
 func (b *operatingBudget) grid(m *methodState) func(float64) float64 {
@@ -297,9 +304,9 @@ func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, boo
 			if blocked {
 				until := b.now().Add(b.slot())
 				if t != nil && !t.OperatingResetAt.IsZero() {
-					until = t.OperatingResetAt.Add(time.Second)
+					until = t.OperatingResetAt.Add(b.blockSlack())
 				} else if !m.period.IsZero() && m.period.After(b.now()) {
-					until = m.period.Add(time.Second)
+					until = m.period.Add(b.blockSlack())
 				}
 				m.blocked = until
 				m.operating = max(m.operating, b.budget)

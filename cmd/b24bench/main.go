@@ -9,7 +9,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/b24bench [-regime request|packed|operating|concurrency|overhead|memory|all] [-quick] [-items N] [-packing N] [-concurrency N]
+//	go run ./cmd/b24bench [-regime request|packed|operating|shared|concurrency|overhead|memory|all] [-quick] [-items N] [-packing N] [-concurrency N]
 //
 // It exits 1 when a target is missed, 2 on a usage or setup error. See
 // BENCHMARKS.md for the method and the results.
@@ -65,7 +65,7 @@ type result struct {
 func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("b24bench", flag.ContinueOnError)
 	var s settings
-	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, concurrency, overhead, memory or all (comma-separated; all skips concurrency with -quick)")
+	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, shared, concurrency, overhead, memory or all (comma-separated; with -quick, all skips shared and concurrency)")
 	fs.BoolVar(&s.quick, "quick", false, "shorter runs for CI (under 2 minutes in all), same checks")
 	fs.IntVar(&s.items, "items", 0, "items of the streaming import in the memory regime (default 1000000, 200000 with -quick)")
 	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
@@ -95,9 +95,9 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		switch r {
 		case "all":
 			for _, x := range regimes {
-				want[x] = x != "concurrency" || !s.quick // the sweep is long
+				want[x] = !s.quick || x != "concurrency" && x != "shared" // long, and not a target
 			}
-		case "request", "packed", "operating", "concurrency", "overhead", "memory":
+		case "request", "packed", "operating", "shared", "concurrency", "overhead", "memory":
 			want[r] = true
 		default:
 			return 2, fmt.Errorf("unknown regime %q", r)
@@ -118,6 +118,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 			res, err = runPaced(ctx, out, packedRegime(s))
 		case "operating":
 			res, err = runPaced(ctx, out, operatingRegime(s))
+		case "shared":
+			res, err = runShared(ctx, out, s)
 		case "concurrency":
 			res, err = runSweep(ctx, out, s)
 		case "overhead":
@@ -143,4 +145,4 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 }
 
 // regimes in the order they run.
-var regimes = []string{"request", "packed", "operating", "concurrency", "overhead", "memory"}
+var regimes = []string{"request", "packed", "operating", "shared", "concurrency", "overhead", "memory"}

@@ -216,51 +216,21 @@ func runPacedRatio(ctx context.Context, out io.Writer, r pacedRegime) ([]result,
 	client := srv.Client(b24.WithLimiter(lim))
 
 	end := r.warm + r.measure
-	var (
-		mu      sync.Mutex
-		samples []sample
-	)
 	start := time.Now()
-	// The input ends at warm+measure; calls still waiting then are cut off
-	// shortly after, which only affects items outside the measurement.
-	runCtx, cancel := context.WithTimeout(ctx, end+2*time.Second)
-	defer cancel()
-	items := func(yield func(b24.Item) bool) {
-		for i := 0; time.Since(start) < end; i++ {
-			if !yield(benchItem(i)) {
-				return
-			}
-		}
-	}
-	opts := []b24.ImportOption{b24.WithProgress(func(p b24.Progress) {
-		mu.Lock()
-		samples = append(samples, sample{time.Since(start), p.Done})
-		mu.Unlock()
-	})}
+	var opts []b24.ImportOption
 	if r.conc > 0 {
 		opts = append(opts, b24.WithConcurrency(r.conc))
 	}
 	opts = append(opts, b24.WithPacking(r.packing))
-	var imported, other int
-	for res := range client.CRMItem.ImportSeq(runCtx, b24.EntityDeal, items, opts...) {
-		if res.Index < 0 {
-			return nil, 0, res.Err
-		}
-		if res.Status == b24.ItemImported {
-			imported++
-		} else {
-			other++
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	samples, counts, err := importFor(ctx, client, start, end, 0, opts)
+	if err != nil {
 		return nil, 0, err
 	}
+	imported, other := counts.imported, counts.notSent
 	elapsed := time.Since(start)
 	st := srv.Stats()
 
-	mu.Lock()
 	d0, d1 := doneAt(samples, r.warm), doneAt(samples, end)
-	mu.Unlock()
 	sustained := float64(d1-d0) / r.measure.Seconds()
 	ratio := sustained / ceiling
 	whole := float64(d1) / end.Seconds()
@@ -277,5 +247,57 @@ func runPacedRatio(ctx context.Context, out io.Writer, r pacedRegime) ([]result,
 		{r.name, "sustained/ceiling", fmt.Sprintf("%.3f", ratio), "≥ 0.95", ratio >= 0.95},
 		{r.name, "503 refusals", strconv.Itoa(st.RateLimited), "0", st.RateLimited == 0},
 		{r.name, "429 refusals", strconv.Itoa(st.OperatingLimited), "0", st.OperatingLimited == 0},
+		{r.name, "rejected/unknown rows", strconv.Itoa(counts.rejected + counts.unknown), "0", counts.rejected+counts.unknown == 0},
 	}, ratio, nil
+}
+
+// runCounts are the outcomes of an import.
+type runCounts struct{ imported, rejected, unknown, notSent int }
+
+// importFor streams generated deals (numbered from first) into client
+// until end after start, then cuts off what is still waiting shortly
+// after, and returns the finished-items samples and the outcomes.
+func importFor(ctx context.Context, client *b24.Client, start time.Time, end time.Duration, first int, opts []b24.ImportOption) ([]sample, runCounts, error) {
+	var (
+		mu      sync.Mutex
+		samples []sample
+		counts  runCounts
+	)
+	// Calls still waiting at the end are cut off; that only affects items
+	// outside the measurement.
+	runCtx, cancel := context.WithTimeout(ctx, end+2*time.Second)
+	defer cancel()
+	items := func(yield func(b24.Item) bool) {
+		for i := first; time.Since(start) < end; i++ {
+			if !yield(benchItem(i)) {
+				return
+			}
+		}
+	}
+	opts = append([]b24.ImportOption{b24.WithProgress(func(p b24.Progress) {
+		mu.Lock()
+		samples = append(samples, sample{time.Since(start), p.Done})
+		mu.Unlock()
+	})}, opts...)
+	for res := range client.CRMItem.ImportSeq(runCtx, b24.EntityDeal, items, opts...) {
+		if res.Index < 0 {
+			return nil, counts, res.Err
+		}
+		switch res.Status {
+		case b24.ItemImported:
+			counts.imported++
+		case b24.ItemRejected:
+			counts.rejected++
+		case b24.ItemUnknown:
+			counts.unknown++
+		default:
+			counts.notSent++
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, counts, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return samples, counts, nil
 }
