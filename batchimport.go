@@ -21,6 +21,12 @@ const MaxBatchImportSize = 20
 // measurement behind it.
 const DefaultConcurrency = 8
 
+// maxPacksInFlight bounds the packed requests in flight. One request at a
+// time nearly keeps a packed import at the operating ceiling (the portal
+// runs the commands one after another), so two suffice, and each holds up
+// to 1000 rows in memory (see BENCHMARKS.md).
+const maxPacksInFlight = 2
+
 // maxReconcileRounds bounds how often the engine looks up and resends the
 // missing rows of a call whose outcome was unknown.
 const maxReconcileRounds = 4
@@ -311,13 +317,16 @@ type engine struct {
 	fatal    error // the cause that stopped the import
 	fatalMu  sync.Mutex
 	slots    chan struct{}
+	packs    chan struct{} // packed requests in flight: few, each holds up to 1000 rows
 	inflight sync.WaitGroup
 	costMu   sync.Mutex
 	cmdCost  float64 // moving average of server seconds per full call
 }
 
 func newEngine(c *Client, et EntityTypeID, cfg importConfig) *engine {
-	e := &engine{c: c, et: et, cfg: cfg, start: cfg.now(), slots: make(chan struct{}, cfg.concurrency)}
+	e := &engine{c: c, et: et, cfg: cfg, start: cfg.now(),
+		slots: make(chan struct{}, cfg.concurrency),
+		packs: make(chan struct{}, min(maxPacksInFlight, cfg.concurrency))}
 	e.counts.Total = cfg.total
 	return e
 }
@@ -412,10 +421,13 @@ func (e *engine) dispatch(ctx context.Context, flight context.Context, unit []ch
 	if history {
 		need = cap(e.slots)
 	}
-	got := 0
+	got, packed := 0, false
 	release := func() {
 		for range got {
 			<-e.slots
+		}
+		if packed {
+			<-e.packs
 		}
 	}
 	unitItems := func() []pendingItem {
@@ -424,6 +436,15 @@ func (e *engine) dispatch(ctx context.Context, flight context.Context, unit []ch
 			all = append(all, ch.items...)
 		}
 		return all
+	}
+	if len(unit) > 1 && !history {
+		select {
+		case e.packs <- struct{}{}:
+			packed = true
+		case <-ctx.Done():
+			e.emit(out, notSent(unitItems(), ctx.Err()))
+			return false
+		}
 	}
 	for got < need {
 		select {

@@ -226,7 +226,7 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 			return nil, invalidInput("NewClient: %s uses http; use https or WithAllowHTTP for local fakes", u.Host)
 		}
 	}
-	hc := &http.Client{}
+	hc := &http.Client{Transport: defaultTransport()}
 	if cfg.httpClient != nil {
 		copied := *cfg.httpClient
 		hc = &copied
@@ -274,6 +274,20 @@ func (c *Client) String() string {
 
 // GoString hides the credentials from %#v as well.
 func (c *Client) GoString() string { return c.String() }
+
+// defaultTransport is http.DefaultTransport's settings with enough idle
+// connections per host for the calls an import keeps in flight (the
+// standard two would open, and TLS-handshake, a new connection for most
+// calls).
+func defaultTransport() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
+}
 
 func isNilCreds(c Credentials) bool {
 	switch v := c.(type) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // maxBatchCommands is the most commands one batch request runs.
@@ -121,8 +122,10 @@ func decodeBatchAnswer(raw json.RawMessage) (*batchAnswer, error) {
 	return &a, nil
 }
 
-// batchTime reports a packed request to the operating budget: the newest
-// reading among the commands, and their total server time as the cost.
+// batchTime reports a packed request to the operating budget: the reading
+// of the latest window position and, within it, the largest (commands run
+// one after another and their finish stamps can tie), and the commands'
+// total server time as the cost.
 func batchTime(env *envelope) *ResponseTime {
 	a, err := decodeBatchAnswer(env.Result)
 	if err != nil || len(a.ResultTime) == 0 {
@@ -135,12 +138,32 @@ func batchTime(env *envelope) *ResponseTime {
 			continue
 		}
 		total += rt.Processing
-		if rt.HasOperating && (!t.HasOperating || rt.Finish >= t.Finish) {
+		if !rt.HasOperating {
+			continue
+		}
+		newer := rt.OperatingResetAt.After(t.OperatingResetAt)
+		same := rt.OperatingResetAt.Equal(t.OperatingResetAt)
+		if !t.HasOperating || newer || same && (rt.Operating > t.Operating || rt.Operating == t.Operating && rt.Finish > t.Finish) {
 			t = *rt
 		}
 	}
 	t.Processing = total
 	return &t
+}
+
+// batchBlocked reports whether the portal refused a command of a packed
+// request with OPERATION_TIME_LIMIT, so the budget holds the method.
+func batchBlocked(env *envelope) bool {
+	a, err := decodeBatchAnswer(env.Result)
+	if err != nil {
+		return false
+	}
+	for _, ce := range a.ResultError {
+		if strings.EqualFold(string(ce.Error), CodeOperationTimeLimit) {
+			return true
+		}
+	}
+	return false
 }
 
 // importPack sends several chunks as commands of one batch request and
@@ -179,7 +202,9 @@ func (e *engine) importPack(ctx, flight context.Context, unit []chunk) []ItemRes
 		halt = 1
 	}
 	params := map[string]any{"halt": halt, "cmd": cmds}
-	env, err := e.c.doFlight(ctx, flight, "batch", params, callOpts{budgetMethod: "crm.item.batchImport", timeOf: batchTime})
+	// The request weighs as many calls on the budget as it carries.
+	env, err := e.c.doFlight(withCallWeight(ctx, len(packed)), flight, "batch", params,
+		callOpts{budgetMethod: "crm.item.batchImport", timeOf: batchTime, blockedOf: batchBlocked})
 	if err != nil {
 		results = e.settleFailedPack(ctx, flight, packed, err, results)
 	} else {

@@ -40,6 +40,9 @@ type callOpts struct {
 	// timeOf picks the time block to report to the budget (default: the
 	// answer's own).
 	timeOf func(*envelope) *ResponseTime
+	// blockedOf reports an operating-time refusal inside a successful
+	// answer (a command of a batch).
+	blockedOf func(*envelope) bool
 }
 
 // doFlight is do with two contexts: ctx governs every wait and whether a
@@ -162,6 +165,9 @@ func (c *Client) attempt(ctx, flight context.Context, method string, body []byte
 	respTime = env.Time
 	if ok && opts.timeOf != nil {
 		respTime = opts.timeOf(env)
+	}
+	if ok && opts.blockedOf != nil && opts.blockedOf(env) {
+		blocked = true
 	}
 	if !ok {
 		// Not a JSON answer: a proxy page, a truncated body.
