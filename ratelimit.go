@@ -101,6 +101,12 @@ type operatingBudget struct {
 
 	mu      sync.Mutex
 	methods map[string]*methodState
+	// skew is how far this host's clock is ahead of the portal's, plus the
+	// shortest trip of an answer (local arrival less the portal's finish
+	// time, the least seen within a window): portal times plus skew are
+	// local times at which the portal's moment has surely passed.
+	skew   float64
+	skewAt time.Time // when skew was last lowered or reset; zero: unknown
 }
 
 type methodState struct {
@@ -213,7 +219,7 @@ func (b *operatingBudget) admit(m *methodState, w int) (wait bool, until time.Ti
 	if est+need <= b.budget || alone && est < b.budget {
 		return false, time.Time{}
 	}
-	due := !m.period.IsZero() && !now.Before(m.period.Add(resetSlack)) ||
+	due := !m.period.IsZero() && !now.Before(b.local(m.period).Add(resetSlack)) ||
 		m.period.IsZero() && !now.Before(m.readLocal.Add(b.slot()))
 	if due && unknown > max(2*m.cost, b.budget/50) {
 		// Part of the reading is not this client's doing and some of the
@@ -262,7 +268,7 @@ func (b *operatingBudget) estimate(m *methodState, now time.Time) (est, unknown 
 	span := (windowSlots - 1) * b.window / windowSlots
 	first := floor(m.readStamp) - span // the reading's oldest bucket
 	// Buckets starting before cut have dropped out by now.
-	cut := floor(unixSeconds(now)-resetSlack.Seconds()) - span
+	cut := floor(b.portalNow(now)-resetSlack.Seconds()) - span
 	if cut > floor(m.readStamp) {
 		return 0, 0, true
 	}
@@ -282,15 +288,40 @@ func (b *operatingBudget) estimate(m *methodState, now time.Time) (est, unknown 
 // nextDrop is when the next bucket that may hold time drops out.
 func (b *operatingBudget) nextDrop(m *methodState, now time.Time) time.Time {
 	floor := b.grid(m)
-	next := floor(unixSeconds(now)-resetSlack.Seconds()) + b.window/windowSlots
-	at := time.Unix(0, int64(next*1e9)).Add(resetSlack)
-	if m.period.After(at) {
-		at = m.period.Add(resetSlack) // nothing older holds time
+	next := floor(b.portalNow(now)-resetSlack.Seconds()) + b.window/windowSlots
+	at := b.local(time.Unix(0, int64(next*1e9))).Add(resetSlack)
+	if p := b.local(m.period); p.After(at) {
+		at = p.Add(resetSlack) // nothing older holds time
 	}
 	return at
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// observeSkew folds one answer's finish time into skew.
+func (b *operatingBudget) observeSkew(t *ResponseTime) {
+	if t.Finish <= 0 {
+		return
+	}
+	now := b.now()
+	d := unixSeconds(now) - t.Finish
+	stale := now.Sub(b.skewAt) > time.Duration(b.window*float64(time.Second))
+	if b.skewAt.IsZero() || d < b.skew || stale {
+		b.skew, b.skewAt = d, now
+	}
+}
+
+// portalNow is the portal's clock now, at the earliest it can be.
+func (b *operatingBudget) portalNow(now time.Time) float64 { return unixSeconds(now) - b.skew }
+
+// local converts a portal time to the local time by which it has surely
+// passed.
+func (b *operatingBudget) local(p time.Time) time.Time {
+	if p.IsZero() {
+		return p
+	}
+	return p.Add(time.Duration(b.skew * float64(time.Second)))
+}
 
 func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, bool) {
 	var once sync.Once
@@ -304,14 +335,15 @@ func (b *operatingBudget) releaser(method string, w int) func(*ResponseTime, boo
 			if blocked {
 				until := b.now().Add(b.slot())
 				if t != nil && !t.OperatingResetAt.IsZero() {
-					until = t.OperatingResetAt.Add(b.blockSlack())
-				} else if !m.period.IsZero() && m.period.After(b.now()) {
-					until = m.period.Add(b.blockSlack())
+					until = b.local(t.OperatingResetAt).Add(b.blockSlack())
+				} else if !m.period.IsZero() && b.local(m.period).After(b.now()) {
+					until = b.local(m.period).Add(b.blockSlack())
 				}
 				m.blocked = until
 				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
+				b.observeSkew(t)
 				b.observe(m, t, blocked, w)
 			}
 			if blocked {

@@ -351,3 +351,30 @@ func TestOperatingBudgetProbesWhenTheReadingIsNotItsOwn(t *testing.T) {
 	_, _, obsolete := b.estimate(m, clk.now())
 	assert.True(t, obsolete, "a window later nothing of the reading is left")
 }
+
+func TestOperatingBudgetAllowsForClockSkew(t *testing.T) {
+	b, clk := ledgerBudget()
+	// This host's clock runs 3 s ahead of the portal's; answers take 10 ms.
+	portal := func() time.Time { return clk.now().Add(-3*time.Second - 10*time.Millisecond) }
+	reset := portal().Add(5 * time.Second).Truncate(500 * time.Millisecond)
+	for i := range 39 {
+		rel, err := b.Acquire(t.Context(), "m")
+		require.NoError(t, err)
+		fin := unixSeconds(portal())
+		rel(&ResponseTime{Start: fin - 0.1, Finish: fin, Processing: 0.1, Operating: 0.1 * float64(i+1),
+			HasOperating: true, OperatingResetAt: reset}, false)
+	}
+	assert.InDelta(t, 3.01, b.skew, 1e-6)
+	m := b.methods["m"]
+	wait, until := b.admit(m, 2)
+	require.True(t, wait)
+	assert.WithinDuration(t, reset.Add(3010*time.Millisecond+resetSlack), until, time.Microsecond, "the portal's reset, in this host's clock")
+
+	clk.t = reset.Add(time.Second) // past the reset by the portal's clock, not by this host's
+	wait, _ = b.admit(m, 2)
+	assert.True(t, wait, "the bucket has not dropped on the portal yet")
+	assert.False(t, m.probing)
+	clk.t = reset.Add(3100 * time.Millisecond)
+	wait, _ = b.admit(m, 2)
+	assert.False(t, wait, "now it has")
+}
