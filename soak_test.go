@@ -291,7 +291,7 @@ func TestSoakFaultsWithoutDedupKeys(t *testing.T) {
 func TestSoakTokensRevokedDuringRetries(t *testing.T) {
 	srv := soakPortal(t, 13, time.Hour)
 	c, _, ft := soakClient(t, srv)
-	srv.ExpireTokens() // the very first call meets an expired token
+	srv.ExpireTokens()                              // the very first call meets an expired token
 	expiries := chaos(t, srv, 300*time.Millisecond) // often enough to land several times in a two-second import
 	items := soakItems(max(soakSize(), 3000), true) // long enough for a few expiries
 	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
