@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// maxRefreshesInARow bounds the token refreshes one call makes without an
+// attempt getting past authentication.
+const maxRefreshesInARow = 2
+
 // verdict is what the pipeline does after one attempt.
 type verdict int
 
@@ -43,6 +47,8 @@ type callOpts struct {
 	// blockedOf reports an operating-time refusal inside a successful
 	// answer (a command of a batch).
 	blockedOf func(*envelope) bool
+	// noRefresh: an expired_token answer is final (set by the retry loop).
+	noRefresh bool
 }
 
 // doFlight is do with two contexts: ctx governs every wait and whether a
@@ -59,12 +65,16 @@ func (c *Client) doFlight(ctx, flight context.Context, method string, params any
 		return nil, err
 	}
 	read := isReadMethod(method)
-	refreshed := false
+	refreshes := 0 // in a row, without an attempt getting past authentication
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("b24: %s: %w", method, err)
 		}
-		env, v, err := c.attempt(ctx, flight, method, body, attempt, opts)
+		o := opts
+		// A fresh token refused twice in a row is not a matter of expiry
+		// (revoked app, clock trouble): stop asking for more.
+		o.noRefresh = refreshes >= maxRefreshesInARow
+		env, v, err := c.attempt(ctx, flight, method, body, attempt, o)
 		switch v {
 		case verdictDone:
 			return env, nil
@@ -75,16 +85,13 @@ func (c *Client) doFlight(ctx, flight context.Context, method string, params any
 				return nil, err
 			}
 		case verdictRefresh:
-			if refreshed {
-				return nil, err // refused again right after a refresh
-			}
-			refreshed = true
+			refreshes++
 			attempt-- // a refresh is not a failed attempt
 			continue
 		}
 		// This attempt got past authentication: a token that expires later
 		// in a long retry sequence may be refreshed again.
-		refreshed = false
+		refreshes = 0
 		if attempt >= c.retry.MaxAttempts {
 			return nil, fmt.Errorf("b24: %s: giving up after %d attempts: %w", method, attempt, err)
 		}
@@ -192,12 +199,12 @@ func (c *Client) attempt(ctx, flight context.Context, method string, body []byte
 	// Release the method's budget before a possible token refresh: the
 	// refused call used no server time and must not hold a slot meanwhile.
 	done()
-	v, err := c.classifyAPIError(ctx, apiErr, token, &blocked)
+	v, err := c.classifyAPIError(ctx, apiErr, token, &blocked, opts.noRefresh)
 	return nil, v, err
 }
 
 // classifyAPIError decides by error code (the status is unreliable).
-func (c *Client) classifyAPIError(ctx context.Context, e *APIError, token string, blocked *bool) (verdict, error) {
+func (c *Client) classifyAPIError(ctx context.Context, e *APIError, token string, blocked *bool, noRefresh bool) (verdict, error) {
 	switch {
 	case strings.EqualFold(e.Code, CodeQueryLimitExceeded):
 		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: portal refused: query limit", slog.String("method", e.Method))
@@ -207,7 +214,7 @@ func (c *Client) classifyAPIError(ctx context.Context, e *APIError, token string
 		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: portal refused: operation time limit", slog.String("method", e.Method))
 		return verdictThrottle, e
 	case strings.EqualFold(e.Code, CodeExpiredToken):
-		if token == "" {
+		if token == "" || noRefresh {
 			return verdictFatal, e
 		}
 		if err := c.creds.tokenRejected(ctx, c, token); err != nil {
