@@ -427,6 +427,11 @@ func TestRefreshAgainLaterInRetries(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, 2, refreshes)
 	})
+	t.Run("a fresh token refused once more is refreshed once more", func(t *testing.T) {
+		refreshes, err := run(t, expired, expired)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, refreshes)
+	})
 	t.Run("refused right after the refresh", func(t *testing.T) {
 		refreshes, err := run(t, expired, expired, expired)
 		assertClean(t, err)
