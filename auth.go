@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/b24kit/b24/internal/transport"
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // Credentials authorise the client's calls to one portal. [*Webhook] and
@@ -18,21 +22,49 @@ import (
 type Credentials interface {
 	// authorize returns the URL to POST method to and, for OAuth, the access
 	// token to send with it.
-	authorize(ctx context.Context, h tokenFetcher, method string) (reqURL, token string, err error)
+	authorize(ctx context.Context, te *tokenEndpoint, method string) (reqURL, token string, err error)
 	// tokenRejected tells the credentials the portal refused token as
 	// expired; it refreshes (once, shared by all callers) or returns an error.
-	tokenRejected(ctx context.Context, h tokenFetcher, token string) error
+	tokenRejected(ctx context.Context, te *tokenEndpoint, token string) error
 	// urls lists the endpoints the credentials talk to, for the https check.
 	urls() []*url.URL
 	// secrets lists the values that must never appear in an error or log.
 	secrets() []string
 }
 
-// tokenFetcher performs a GET to the token endpoint and returns the status
-// and (size-capped) body. The client supplies it, so refreshes share its
-// transport, timeouts and logging rules.
-type tokenFetcher interface {
-	fetchToken(ctx context.Context, tokenURL string) (status int, body []byte, err error)
+// tokenEndpoint is how a refresh reaches the OAuth token server: through
+// the client's transport, with its retry policy for transient failures and
+// its logger. The client that needs the refresh supplies it.
+type tokenEndpoint struct {
+	transport *transport.Transport
+	retry     RetryPolicy
+	sleep     func(ctx context.Context, d time.Duration) error
+	log       *slog.Logger
+}
+
+// maxTokenAttempts bounds the tries of one token refresh.
+const maxTokenAttempts = 4
+
+// get performs the GET of a refresh. A transient failure (transport error,
+// 429 or 5xx) is retried with the client's backoff: one hiccup of the token
+// server must not stop an import. A refresh the server did process but
+// whose answer was lost cannot be repeated (the old refresh token is
+// spent); the retry then gets invalid_grant, which is final either way.
+func (te *tokenEndpoint) get(ctx context.Context, tokenURL string) (int, []byte, error) {
+	attempts := min(te.retry.MaxAttempts, maxTokenAttempts)
+	for attempt := 1; ; attempt++ {
+		resp, err := te.transport.Get(ctx, tokenURL)
+		transient := err != nil || resp.Status == http.StatusTooManyRequests || resp.Status >= 500
+		if !transient || attempt >= attempts || ctx.Err() != nil {
+			return resp.Status, resp.Body, err
+		}
+		wait := te.retry.backoff(attempt)
+		te.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying token refresh",
+			slog.Int("attempt", attempt), slog.Int("status", resp.Status), slog.Duration("wait", wait))
+		if serr := te.sleep(ctx, wait); serr != nil {
+			return resp.Status, resp.Body, err
+		}
+	}
 }
 
 // Webhook is an incoming-webhook credential: a URL of the form
@@ -114,11 +146,11 @@ func (w *Webhook) String() string {
 // Host returns the portal's host name (and port, if any).
 func (w *Webhook) Host() string { return w.base.Host }
 
-func (w *Webhook) authorize(_ context.Context, _ tokenFetcher, method string) (string, string, error) {
+func (w *Webhook) authorize(_ context.Context, _ *tokenEndpoint, method string) (string, string, error) {
 	return w.base.String() + method + ".json", "", nil
 }
 
-func (w *Webhook) tokenRejected(context.Context, tokenFetcher, string) error {
+func (w *Webhook) tokenRejected(context.Context, *tokenEndpoint, string) error {
 	// A webhook has no token to refresh; the portal's answer stands.
 	return nil
 }
@@ -299,7 +331,7 @@ func (o *OAuth) secrets() []string {
 	return []string{o.secret, o.tok.AccessToken, o.tok.RefreshToken}
 }
 
-func (o *OAuth) authorize(ctx context.Context, h tokenFetcher, method string) (string, string, error) {
+func (o *OAuth) authorize(ctx context.Context, te *tokenEndpoint, method string) (string, string, error) {
 	o.mu.Lock()
 	tok, unsaved := o.tok, o.unsaved
 	o.mu.Unlock()
@@ -310,15 +342,15 @@ func (o *OAuth) authorize(ctx context.Context, h tokenFetcher, method string) (s
 	}
 	if tok.AccessToken == "" || (!tok.Expiry.IsZero() && o.now().Add(refreshMargin).After(tok.Expiry)) {
 		var err error
-		if tok, err = o.refresh(ctx, h, tok.AccessToken); err != nil {
+		if tok, err = o.refresh(ctx, te, tok.AccessToken); err != nil {
 			return "", "", err
 		}
 	}
 	return o.endpoint.String() + method, tok.AccessToken, nil
 }
 
-func (o *OAuth) tokenRejected(ctx context.Context, h tokenFetcher, token string) error {
-	_, err := o.refresh(ctx, h, token)
+func (o *OAuth) tokenRejected(ctx context.Context, te *tokenEndpoint, token string) error {
+	_, err := o.refresh(ctx, te, token)
 	return err
 }
 
@@ -340,7 +372,7 @@ func (o *OAuth) retrySave(ctx context.Context, tok Token) error {
 // refresh replaces the pair whose access token is stale, once for all
 // concurrent callers. A caller whose ctx ends stops waiting; the refresh
 // itself goes on for the others.
-func (o *OAuth) refresh(ctx context.Context, h tokenFetcher, stale string) (Token, error) {
+func (o *OAuth) refresh(ctx context.Context, te *tokenEndpoint, stale string) (Token, error) {
 	o.mu.Lock()
 	if o.tok.AccessToken != stale && o.tok.AccessToken != "" && !o.unsaved {
 		tok := o.tok // someone refreshed since the caller read the token
@@ -354,7 +386,7 @@ func (o *OAuth) refresh(ctx context.Context, h tokenFetcher, stale string) (Toke
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		go func() {
 			defer cancel()
-			f.tok, f.err = o.runRefresh(rctx, h, stale)
+			f.tok, f.err = o.runRefresh(rctx, te, stale)
 			o.mu.Lock()
 			o.inflight = nil
 			o.mu.Unlock()
@@ -371,12 +403,12 @@ func (o *OAuth) refresh(ctx context.Context, h tokenFetcher, stale string) (Toke
 }
 
 // runRefresh performs one refresh, through the shared store when there is one.
-func (o *OAuth) runRefresh(ctx context.Context, h tokenFetcher, stale string) (Token, error) {
+func (o *OAuth) runRefresh(ctx context.Context, te *tokenEndpoint, stale string) (Token, error) {
 	if o.store == nil {
 		o.mu.Lock()
 		cur := o.tok
 		o.mu.Unlock()
-		return o.rotate(ctx, h, cur.RefreshToken)
+		return o.rotate(ctx, te, cur.RefreshToken)
 	}
 	unlock, err := o.store.Lock(ctx)
 	if err != nil {
@@ -399,23 +431,23 @@ func (o *OAuth) runRefresh(ctx context.Context, h tokenFetcher, stale string) (T
 		cur = o.tok
 		o.mu.Unlock()
 	}
-	return o.rotate(ctx, h, cur.RefreshToken)
+	return o.rotate(ctx, te, cur.RefreshToken)
 }
 
 // tokenResponse is the token endpoint's answer.
 type tokenResponse struct {
-	AccessToken      string     `json:"access_token"`
-	RefreshToken     string     `json:"refresh_token"`
-	Expires          flexInt    `json:"expires"`
-	ExpiresIn        flexInt    `json:"expires_in"`
-	Error            flexString `json:"error"`
-	ErrorDescription string     `json:"error_description"`
-	ClientEndpoint   string     `json:"client_endpoint"`
+	AccessToken      string          `json:"access_token"`
+	RefreshToken     string          `json:"refresh_token"`
+	Expires          wire.FlexInt    `json:"expires"`
+	ExpiresIn        wire.FlexInt    `json:"expires_in"`
+	Error            wire.FlexString `json:"error"`
+	ErrorDescription string          `json:"error_description"`
+	ClientEndpoint   string          `json:"client_endpoint"`
 }
 
 // rotate exchanges refreshToken for a new pair, persists it (store, then
 // OnRefresh) and installs it.
-func (o *OAuth) rotate(ctx context.Context, h tokenFetcher, refreshToken string) (Token, error) {
+func (o *OAuth) rotate(ctx context.Context, te *tokenEndpoint, refreshToken string) (Token, error) {
 	if refreshToken == "" {
 		return Token{}, &TokenError{Code: "invalid_grant", Description: "no refresh token available"}
 	}
@@ -426,7 +458,7 @@ func (o *OAuth) rotate(ctx context.Context, h tokenFetcher, refreshToken string)
 	q.Set("refresh_token", refreshToken)
 	u := *o.tokenURL
 	u.RawQuery = q.Encode()
-	status, body, err := h.fetchToken(ctx, u.String())
+	status, body, err := te.get(ctx, u.String())
 	if err != nil {
 		return Token{}, fmt.Errorf("b24: token refresh: %w", err)
 	}

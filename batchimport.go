@@ -2,10 +2,8 @@ package b24
 
 import (
 	"context"
-	"errors"
 	"iter"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -22,16 +20,6 @@ const MaxBatchImportSize = 20
 // Packed requests need about one in flight and are capped at two. See
 // BENCHMARKS.md for the measurements.
 const DefaultConcurrency = 8
-
-// maxPacksInFlight bounds the packed requests in flight. One request at a
-// time nearly keeps a packed import at the operating ceiling (the portal
-// runs the commands one after another), so two suffice, and each holds up
-// to 1000 rows in memory (see BENCHMARKS.md).
-const maxPacksInFlight = 2
-
-// maxReconcileRounds bounds how often the engine looks up and resends the
-// missing rows of a call whose outcome was unknown.
-const maxReconcileRounds = 4
 
 // ItemStatus is the outcome of one item of an import.
 type ItemStatus int
@@ -171,6 +159,25 @@ func WithTotal(n int) ImportOption {
 	}
 }
 
+// WithPacking sets how many crm.item.batchImport calls may travel inside
+// one batch request, which costs a single unit of the portal's request
+// bucket. 0 (the default) packs automatically, and only when the request
+// rate is the binding limit; 1 never packs; 2..50 packs up to n calls. The
+// pack shrinks as measured server time grows, so a request stays well
+// under the portal's 60 s cut-off. Inside a batch the values travel form
+// encoded: booleans in Fields become Y/N and empty lists are left out; a
+// call whose values contain batch placeholder text ("$result[") or that
+// would need more than 900 form variables is sent on its own instead.
+func WithPacking(n int) ImportOption {
+	return func(c *importConfig) error {
+		if n < 0 || n > maxBatchCommands {
+			return invalidInput("WithPacking: %d is outside 0..%d", n, maxBatchCommands)
+		}
+		c.packing = n
+		return nil
+	}
+}
+
 // BatchImport imports items into the entity type with crm.item.batchImport,
 // 20 per call, several calls in flight, paced by the client's limits.
 //
@@ -266,17 +273,17 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 		if items == nil {
 			return
 		}
-		e := newEngine(s.client, entityTypeID, cfg)
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
 		// flight outlives ctx by one attempt so a call that reached the portal
 		// is finished and accounted for; a consumer's break ends it too.
 		flight, endFlight := context.WithCancel(context.WithoutCancel(ctx))
 		defer endFlight()
+		e := newEngine(s.client, entityTypeID, cfg, flight)
 		out := make(chan []ItemResult, cfg.concurrency+1)
-		go e.run(ctx, flight, items, out)
-		for batch := range out {
-			for _, r := range batch {
+		go e.run(ctx, items, out)
+		for results := range out {
+			for _, r := range results {
 				if !yield(r) {
 					stop()
 					endFlight()
@@ -287,250 +294,4 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 			}
 		}
 	}
-}
-
-// pendingItem is an item with its input index and dedup key.
-type pendingItem struct {
-	index int
-	item  Item
-	key   dedupKey
-}
-
-type dedupKey struct {
-	originatorID, originID, xmlID string
-	ok                            bool
-}
-
-// chunk is the items of one call.
-type chunk struct {
-	cmdID   string // command id when packed into a batch request
-	items   []pendingItem
-	history bool // some item carries CreatedTime: send alone, in order
-}
-
-// engine runs one import.
-type engine struct {
-	c        *Client
-	et       EntityTypeID
-	cfg      importConfig
-	start    time.Time
-	mu       sync.Mutex // guards counts and serialises progress calls
-	counts   Progress
-	fatal    error // the cause that stopped the import
-	fatalMu  sync.Mutex
-	slots    chan struct{}
-	packs    chan struct{} // packed requests in flight: few, each holds up to 1000 rows
-	inflight sync.WaitGroup
-	costMu   sync.Mutex
-	cmdCost  float64 // moving average of server seconds per full call
-}
-
-func newEngine(c *Client, et EntityTypeID, cfg importConfig) *engine {
-	e := &engine{c: c, et: et, cfg: cfg, start: cfg.now(),
-		slots: make(chan struct{}, cfg.concurrency),
-		packs: make(chan struct{}, min(maxPacksInFlight, cfg.concurrency))}
-	e.counts.Total = cfg.total
-	return e
-}
-
-// run validates and chunks the input, dispatches calls and closes out when
-// every result has been sent.
-func (e *engine) run(ctx, flight context.Context, items iter.Seq[Item], out chan<- []ItemResult) {
-	defer close(out)
-	defer e.inflight.Wait()
-	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
-	cur := chunk{}
-	var pack []chunk // chunks waiting to travel together in one batch request
-	index := 0
-	sendPack := func() bool {
-		if len(pack) == 0 {
-			return true
-		}
-		u := pack
-		pack = nil
-		return e.dispatch(ctx, flight, u, out)
-	}
-	flush := func() bool {
-		if len(cur.items) == 0 {
-			return true
-		}
-		if len(pack) > 0 && pack[0].history != cur.history && !sendPack() {
-			return false
-		}
-		pack = append(pack, cur)
-		cur = chunk{}
-		if len(pack) >= e.packSize() {
-			return sendPack()
-		}
-		return true
-	}
-	stopped := false
-	for it := range items {
-		if stopped || ctx.Err() != nil {
-			break // rows not read are not sent; BatchImport reports them
-		}
-		i := index
-		index++
-		if ierr := v.check(&it); ierr != nil {
-			ierr.Index = i
-			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
-			continue
-		}
-		p := pendingItem{index: i, item: it}
-		p.key.originatorID, p.key.originID, p.key.xmlID, p.key.ok = dedupKeyOf(e.et, &it)
-		hist := !it.CreatedTime.IsZero()
-		if hist != cur.history && len(cur.items) > 0 && !flush() {
-			stopped = true
-		}
-		cur.history = hist
-		cur.items = append(cur.items, p)
-		if !stopped && len(cur.items) == e.cfg.chunkSize && !flush() {
-			stopped = true
-		}
-	}
-	if !stopped && flush() && sendPack() {
-		return
-	}
-	// Rows read but never dispatched.
-	var left []pendingItem
-	for _, ch := range pack {
-		left = append(left, ch.items...)
-	}
-	left = append(left, cur.items...)
-	e.emit(out, notSent(left, e.stopCause(ctx)))
-}
-
-// stopCause is why the import stopped sending.
-func (e *engine) stopCause(ctx context.Context) error {
-	e.fatalMu.Lock()
-	defer e.fatalMu.Unlock()
-	if e.fatal != nil {
-		return e.fatal
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("b24: import stopped")
-}
-
-// dispatch waits for a slot and runs unit (one chunk, or several packed
-// into one batch request) in the background. A history unit takes every
-// slot, so it runs alone and after everything before it. It returns false
-// (and reports the unit as not sent) when the import is stopping.
-func (e *engine) dispatch(ctx context.Context, flight context.Context, unit []chunk, out chan<- []ItemResult) bool {
-	history := unit[0].history
-	need := 1
-	if history {
-		need = cap(e.slots)
-	}
-	got, packed := 0, false
-	release := func() {
-		for range got {
-			<-e.slots
-		}
-		if packed {
-			<-e.packs
-		}
-	}
-	unitItems := func() []pendingItem {
-		var all []pendingItem
-		for _, ch := range unit {
-			all = append(all, ch.items...)
-		}
-		return all
-	}
-	if len(unit) > 1 && !history {
-		select {
-		case e.packs <- struct{}{}:
-			packed = true
-		case <-ctx.Done():
-			e.emit(out, notSent(unitItems(), ctx.Err()))
-			return false
-		}
-	}
-	for got < need {
-		select {
-		case e.slots <- struct{}{}:
-			got++
-		case <-ctx.Done():
-			release()
-			e.emit(out, notSent(unitItems(), ctx.Err()))
-			return false
-		}
-	}
-	if e.stopped() {
-		release()
-		e.emit(out, notSent(unitItems(), e.stopCause(ctx)))
-		return false
-	}
-	if history {
-		// Holding every slot, it runs alone; running it here keeps the next
-		// history rows from starting before it ends.
-		e.emit(out, e.importUnit(ctx, flight, unit))
-		release()
-		return !e.stopped() && ctx.Err() == nil
-	}
-	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		defer release()
-		e.emit(out, e.importUnit(ctx, flight, unit))
-	}()
-	return true
-}
-
-func (e *engine) stopped() bool {
-	e.fatalMu.Lock()
-	defer e.fatalMu.Unlock()
-	return e.fatal != nil
-}
-
-func (e *engine) stop(err error) {
-	e.fatalMu.Lock()
-	if e.fatal == nil {
-		e.fatal = err
-	}
-	e.fatalMu.Unlock()
-}
-
-func notSent(items []pendingItem, cause error) []ItemResult {
-	rs := make([]ItemResult, len(items))
-	for i, p := range items {
-		rs[i] = ItemResult{Index: p.index, Status: ItemNotSent, Err: cause}
-	}
-	return rs
-}
-
-// emit counts results, reports progress and hands them to the consumer.
-func (e *engine) emit(out chan<- []ItemResult, rs []ItemResult) {
-	if len(rs) == 0 {
-		return
-	}
-	e.mu.Lock()
-	for _, r := range rs {
-		e.counts.Done++
-		switch r.Status {
-		case ItemImported:
-			e.counts.Imported++
-		case ItemRejected:
-			e.counts.Rejected++
-		case ItemUnknown:
-			e.counts.Unknown++
-		default:
-			e.counts.NotSent++
-		}
-	}
-	if e.cfg.progress != nil {
-		p := e.counts
-		p.Elapsed = e.cfg.now().Sub(e.start)
-		if secs := p.Elapsed.Seconds(); secs > 0 {
-			p.ItemsPerSecond = float64(p.Done) / secs
-		}
-		if p.Total > 0 && p.ItemsPerSecond > 0 && p.Total > p.Done {
-			p.ETA = time.Duration(float64(p.Total-p.Done) / p.ItemsPerSecond * float64(time.Second))
-		}
-		e.cfg.progress(p)
-	}
-	e.mu.Unlock()
-	out <- rs
 }

@@ -4,22 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/go-resty/resty/v2"
+	"github.com/b24kit/b24/internal/transport"
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // Version is the SDK version, sent in the User-Agent header.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // defaultMaxResponseBytes caps how much of a response body is read. A full
 // batch of 50 list commands stays far below it.
@@ -30,15 +28,14 @@ const defaultMaxResponseBytes = 64 << 20
 // per-method operating-time budget, then HTTP. A Client is safe for
 // concurrent use by multiple goroutines; create one per portal and share it.
 type Client struct {
-	creds   Credentials
-	http    *resty.Client
-	limiter Limiter
-	budget  OperatingBudget
-	log     *slog.Logger
-	retry   RetryPolicy
-	ua      string
-	maxBody int64
-	sleep   func(ctx context.Context, d time.Duration) error
+	creds     Credentials
+	transport *transport.Transport
+	tokens    *tokenEndpoint // how OAuth refreshes reach the token server
+	limiter   Limiter
+	budget    OperatingBudget
+	log       *slog.Logger
+	retry     RetryPolicy
+	sleep     func(ctx context.Context, d time.Duration) error
 	// rate (requests/s) and opRate (server seconds per second per method)
 	// are the portal's ceilings as configured; imports use them to decide
 	// whether packing calls into batch requests pays.
@@ -226,32 +223,21 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 			return nil, invalidInput("NewClient: %s uses http; use https or WithAllowHTTP for local fakes", u.Host)
 		}
 	}
-	hc := &http.Client{Transport: defaultTransport()}
-	if cfg.httpClient != nil {
-		copied := *cfg.httpClient
-		hc = &copied
-	}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	r := resty.NewWithClient(hc)
-	r.SetLogger(discardRestyLogger{})
-	r.SetRetryCount(0)
-
 	c := &Client{
-		creds:   creds,
-		http:    r,
-		limiter: cfg.limiter,
-		budget:  cfg.budget,
-		log:     cfg.logger,
-		retry:   cfg.retry.withDefaults(),
-		ua:      cfg.userAgent,
-		maxBody: cfg.maxBody,
-		sleep:   cfg.sleep,
-		rate:    cfg.rate,
-		opRate:  cfg.opBudget.Seconds() / cfg.opWindow.Seconds(),
+		creds:     creds,
+		transport: transport.New(cfg.httpClient, cfg.userAgent, cfg.maxBody),
+		limiter:   cfg.limiter,
+		budget:    cfg.budget,
+		log:       cfg.logger,
+		retry:     cfg.retry.withDefaults(),
+		sleep:     cfg.sleep,
+		rate:      cfg.rate,
+		opRate:    cfg.opBudget.Seconds() / cfg.opWindow.Seconds(),
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.tokens = &tokenEndpoint{transport: c.transport, retry: c.retry, sleep: c.sleep, log: c.log}
 	if c.limiter == nil {
 		c.limiter = NewLimiter(cfg.rate, cfg.burst)
 	}
@@ -275,20 +261,6 @@ func (c *Client) String() string {
 // GoString hides the credentials from %#v as well.
 func (c *Client) GoString() string { return c.String() }
 
-// defaultTransport is http.DefaultTransport's settings with enough idle
-// connections per host for the calls an import keeps in flight (the
-// standard two would open, and TLS-handshake, a new connection for most
-// calls).
-func defaultTransport() http.RoundTripper {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return http.DefaultTransport
-	}
-	t = t.Clone()
-	t.MaxIdleConnsPerHost = 32
-	return t
-}
-
 func isNilCreds(c Credentials) bool {
 	switch v := c.(type) {
 	case *Webhook:
@@ -304,7 +276,7 @@ var methodRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
 
 func checkMethod(method string) error {
 	if len(method) == 0 || len(method) > 200 || !methodRe.MatchString(method) {
-		return invalidInput("method name %q is not a REST method", truncate(method, 60))
+		return invalidInput("method name %q is not a REST method", wire.Truncate(method, 60))
 	}
 	return nil
 }
@@ -325,14 +297,18 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 			return invalidInput("Call: result must be nil or a non-nil pointer, got %T", result)
 		}
 	}
-	env, err := c.do(ctx, method, params)
+	req, err := newRequest(method, params)
+	if err != nil {
+		return err
+	}
+	env, err := c.do(ctx, req)
 	if err != nil {
 		return err
 	}
 	if result == nil {
 		return nil
 	}
-	if err := decodeResult(env.Result, result); err != nil {
+	if err := wire.DecodeResult(env.Result, result); err != nil {
 		return fmt.Errorf("b24: %s: decoding result: %w", method, err)
 	}
 	return nil
@@ -387,125 +363,3 @@ func withAuth(body []byte, token string) []byte {
 	}
 	return append(out, rest...)
 }
-
-// rawResponse is what one HTTP exchange produced.
-type rawResponse struct {
-	status   int
-	location string
-	body     []byte
-}
-
-// send performs one POST. wrote reports whether the request was written to
-// the connection: an error before that point means the portal never saw it.
-func (c *Client) send(ctx context.Context, reqURL string, body []byte) (resp rawResponse, wrote bool, err error) {
-	ctx, wroteFlag := traceWrite(ctx)
-	r, err := c.http.R().
-		SetContext(ctx).
-		SetHeader("Content-Type", "application/json").
-		SetHeader("Accept", "application/json").
-		SetHeader("User-Agent", c.ua).
-		SetBody(body).
-		SetDoNotParseResponse(true).
-		Post(reqURL)
-	if err != nil {
-		return resp, wroteFlag.Load(), scrubURLError(err)
-	}
-	raw := r.RawBody()
-	defer raw.Close()
-	resp.status = r.StatusCode()
-	resp.location = r.Header().Get("Location")
-	resp.body, err = readCapped(raw, c.maxBody)
-	return resp, true, err
-}
-
-// maxTokenAttempts bounds the tries of one token refresh.
-const maxTokenAttempts = 4
-
-// fetchToken implements tokenFetcher for OAuth refreshes. A transient
-// failure (transport error, 429 or 5xx) is retried with the client's
-// backoff: one hiccup of the token server must not stop an import. A
-// refresh the server did process but whose answer was lost cannot be
-// repeated (the old refresh token is spent); the retry then gets
-// invalid_grant, which is final either way.
-func (c *Client) fetchToken(ctx context.Context, tokenURL string) (int, []byte, error) {
-	attempts := min(c.retry.MaxAttempts, maxTokenAttempts)
-	for attempt := 1; ; attempt++ {
-		status, body, err := c.fetchTokenOnce(ctx, tokenURL)
-		transient := err != nil || status == http.StatusTooManyRequests || status >= 500
-		if !transient || attempt >= attempts || ctx.Err() != nil {
-			return status, body, err
-		}
-		wait := c.retry.backoff(attempt)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying token refresh",
-			slog.Int("attempt", attempt), slog.Int("status", status), slog.Duration("wait", wait))
-		if serr := c.sleep(ctx, wait); serr != nil {
-			return status, body, err
-		}
-	}
-}
-
-// fetchTokenOnce performs one GET to the token endpoint.
-func (c *Client) fetchTokenOnce(ctx context.Context, tokenURL string) (int, []byte, error) {
-	r, err := c.http.R().
-		SetContext(ctx).
-		SetHeader("Accept", "application/json").
-		SetHeader("User-Agent", c.ua).
-		SetDoNotParseResponse(true).
-		Get(tokenURL)
-	if err != nil {
-		return 0, nil, scrubURLError(err)
-	}
-	raw := r.RawBody()
-	defer raw.Close()
-	if r.StatusCode() >= 300 && r.StatusCode() < 400 {
-		return r.StatusCode(), nil, fmt.Errorf("b24: token endpoint redirected (http %d); not followed", r.StatusCode())
-	}
-	body, err := readCapped(raw, 1<<20)
-	return r.StatusCode(), body, err
-}
-
-// readCapped reads at most limit bytes and fails beyond that.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("b24: reading response: %w", scrubURLError(err))
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w (more than %d bytes)", ErrResponseTooLarge, limit)
-	}
-	return b, nil
-}
-
-// scrubURLError drops the request URL from transport errors: webhook URLs
-// carry their secret in the path and token URLs carry the client secret.
-func scrubURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: "(redacted)", Err: ue.Err}
-	}
-	return err
-}
-
-// movedLocation reduces a redirect target to scheme://host, dropping any
-// path, which may contain a secret.
-func movedLocation(loc string) string {
-	u, err := url.Parse(loc)
-	if err != nil || u.Host == "" {
-		return "(unknown address)"
-	}
-	return u.Scheme + "://" + u.Host
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
-// discardRestyLogger keeps resty silent: its messages may contain URLs.
-type discardRestyLogger struct{}
-
-func (discardRestyLogger) Errorf(string, ...any) {}
-func (discardRestyLogger) Warnf(string, ...any)  {}
-func (discardRestyLogger) Debugf(string, ...any) {}

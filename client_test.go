@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/b24kit/b24/internal/wire"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -137,8 +138,8 @@ func TestCallSendsJSONAndDecodesResult(t *testing.T) {
 	c, _ := testClient(t, webhookFor(t, p))
 	var out struct {
 		Item struct {
-			ID    flexInt `json:"id"`
-			Title string  `json:"title"`
+			ID    wire.FlexInt `json:"id"`
+			Title string       `json:"title"`
 		} `json:"item"`
 	}
 	params := map[string]any{"entityTypeId": 2, "fields": map[string]any{"title": "A"}}
@@ -180,7 +181,7 @@ func TestEnvelopeQuirks(t *testing.T) {
 		assert.Equal(t, "crm.item.batchImport", api.Method)
 	})
 	t.Run("time block with strings and operating fields", func(t *testing.T) {
-		env, okk := decodeEnvelope([]byte(`{"result":1,"time":{"start":"1778747192.91","finish":1778747193,"processing":0.5,"operating":3.3,"operating_reset_at":1778747792}}`))
+		env, okk := wire.DecodeEnvelope([]byte(`{"result":1,"time":{"start":"1778747192.91","finish":1778747193,"processing":0.5,"operating":3.3,"operating_reset_at":1778747792}}`))
 		require.True(t, okk)
 		require.NotNil(t, env.Time)
 		assert.InDelta(t, 1778747192.91, env.Time.Start, 1e-6)

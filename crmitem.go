@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/b24kit/b24/internal/dedup"
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // CRMItemService imports and reads CRM items through the universal crm.item
@@ -55,17 +58,6 @@ func (e EntityTypeID) String() string {
 // IsSmartProcess reports whether e is a user-defined smart process: the
 // portal gives them ids from 128 up (smart invoices, 31, are not one).
 func (e EntityTypeID) IsSmartProcess() bool { return e >= 128 }
-
-// usesXMLIDKey reports whether the entity type's dedup key is xmlId (smart
-// invoices, smart documents and smart processes) rather than
-// originatorId+originId. Old invoices (5) and orders (14) have neither.
-func (e EntityTypeID) usesXMLIDKey() bool {
-	switch e {
-	case EntityLead, EntityDeal, EntityContact, EntityCompany, 5, EntityQuote, 14:
-		return false
-	}
-	return e > 0
-}
 
 // hasMultifields reports whether the import reads PHONE/EMAIL/WEB/IM for
 // the entity type: only leads, contacts and companies have them.
@@ -277,8 +269,8 @@ func (m Multifield) appendJSON(dst []byte) []byte {
 // UnmarshalJSON reads {"VALUE": ..., "VALUE_TYPE": ...}.
 func (m *Multifield) UnmarshalJSON(b []byte) error {
 	var w struct {
-		Value     flexString `json:"VALUE"`
-		ValueType string     `json:"VALUE_TYPE"`
+		Value     wire.FlexString `json:"VALUE"`
+		ValueType string          `json:"VALUE_TYPE"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return invalidInput(`multifield: want {"VALUE": ..., "VALUE_TYPE": ...}`)
@@ -391,18 +383,8 @@ type Item struct {
 // originatorId and originId for leads, deals, contacts and companies, xmlId
 // for smart invoices and smart processes. ok is false when the item has no
 // complete key (quotes have none).
-func dedupKeyOf(et EntityTypeID, it *Item) (originatorID, originID, xmlID string, ok bool) {
-	switch {
-	case et == EntityLead || et == EntityDeal || et == EntityContact || et == EntityCompany:
-		if it.OriginatorID != "" && it.OriginID != "" {
-			return it.OriginatorID, it.OriginID, "", true
-		}
-	case et.usesXMLIDKey():
-		if it.XMLID != "" {
-			return "", "", it.XMLID, true
-		}
-	}
-	return "", "", "", false
+func dedupKeyOf(et EntityTypeID, it *Item) (dedup.Key, bool) {
+	return dedup.KeyOf(int(et), it.OriginatorID, it.OriginID, it.XMLID)
 }
 
 // Import creates one item with crm.item.import and returns its id. Unlike
@@ -429,7 +411,7 @@ func (s *CRMItemService) Import(ctx context.Context, entityTypeID EntityTypeID, 
 	body = append(body, '}')
 	var res struct {
 		Item struct {
-			ID flexInt `json:"id"`
+			ID wire.FlexInt `json:"id"`
 		} `json:"item"`
 	}
 	if err := s.client.Call(ctx, "crm.item.import", body, &res); err != nil {

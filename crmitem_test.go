@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/b24kit/b24/internal/dedup"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -401,19 +402,19 @@ func TestDedupKeyOf(t *testing.T) {
 	keyed := &Item{OriginatorID: "crm1", OriginID: "42", XMLID: "x42"}
 	half := &Item{OriginID: "42"}
 	for _, et := range []EntityTypeID{EntityLead, EntityDeal, EntityContact, EntityCompany} {
-		o, oid, x, ok := dedupKeyOf(et, keyed)
-		assert.Equal(t, []any{"crm1", "42", "", true}, []any{o, oid, x, ok}, et.String())
-		_, _, _, ok = dedupKeyOf(et, half)
+		k, ok := dedupKeyOf(et, keyed)
+		assert.Equal(t, []any{dedup.Key{OriginatorID: "crm1", OriginID: "42"}, true}, []any{k, ok}, et.String())
+		_, ok = dedupKeyOf(et, half)
 		assert.False(t, ok, et.String())
 	}
 	for _, et := range []EntityTypeID{EntitySmartInvoice, 36, 128, 1030} {
-		o, oid, x, ok := dedupKeyOf(et, keyed)
-		assert.Equal(t, []any{"", "", "x42", true}, []any{o, oid, x, ok}, et.String())
-		_, _, _, ok = dedupKeyOf(et, half)
+		k, ok := dedupKeyOf(et, keyed)
+		assert.Equal(t, []any{dedup.Key{XMLID: "x42"}, true}, []any{k, ok}, et.String())
+		_, ok = dedupKeyOf(et, half)
 		assert.False(t, ok, et.String())
 	}
 	for _, et := range []EntityTypeID{EntityQuote, 5, 14, 0} {
-		_, _, _, ok := dedupKeyOf(et, keyed)
+		_, ok := dedupKeyOf(et, keyed)
 		assert.False(t, ok, et.String())
 	}
 }

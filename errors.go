@@ -1,9 +1,12 @@
 package b24
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/b24kit/b24/internal/transport"
 )
 
 // Sentinel errors for the conditions callers branch on. They are matched with
@@ -51,21 +54,12 @@ var (
 	// ErrInvalidInput: a bad argument was caught before anything was sent.
 	ErrInvalidInput = errors.New("b24: invalid input")
 	// ErrResponseTooLarge: the response body passed the client's size cap.
-	ErrResponseTooLarge = errors.New("b24: response too large")
-)
-
-// Portal error codes the client treats specially.
-const (
-	CodeQueryLimitExceeded  = "QUERY_LIMIT_EXCEEDED"
-	CodeOperationTimeLimit  = "OPERATION_TIME_LIMIT"
-	CodeExpiredToken        = "expired_token"
-	CodeMaxImportBatchSize  = "MAX_IMPORT_BATCH_SIZE_EXCEEDED"
-	CodeMethodNotFound      = "ERROR_METHOD_NOT_FOUND"
-	CodeNotFound            = "NOT_FOUND"
-	CodeAccessDenied        = "ACCESS_DENIED"
-	CodeInvalidCredentials  = "INVALID_CREDENTIALS"
-	CodeErrorCore           = "ERROR_CORE"
-	CodeInternalServerError = "INTERNAL_SERVER_ERROR"
+	ErrResponseTooLarge = transport.ErrResponseTooLarge
+	// ErrImportStopped: the import stopped because no further call could
+	// succeed (credentials, permission, an unknown entity type, a portal
+	// that moved or cannot be reached). The rows it had not settled end
+	// [ItemNotSent] with an error that matches it and unwraps to the cause.
+	ErrImportStopped = errors.New("b24: import stopped")
 )
 
 // codeSentinels maps portal codes (compared case-insensitively, because the
@@ -144,26 +138,29 @@ func (e *APIError) Is(target error) bool {
 	if s := sentinelForCode(e.Code); s != nil && s == target {
 		return true
 	}
-	return target == ErrOutcomeUnknown && e.outcomeUnknown()
+	return target == ErrOutcomeUnknown && e.StatusCode >= 500 && e.failureClass() == classUnknown
 }
 
-// outcomeUnknown reports whether the portal may have executed the call
-// before failing: any 5xx except the ones that refuse before execution.
-func (e *APIError) outcomeUnknown() bool {
-	if e.refusedBeforeExecution() {
-		return false
+// failureClass sorts the portal's answer by its code; the status only
+// separates a failed execution (5xx) from a refusal, since the portal sends
+// one code with several statuses.
+func (e *APIError) failureClass() failureClass {
+	switch sentinelForCode(e.Code) {
+	case ErrQueryLimit, ErrOperationTimeLimit:
+		return classRefused
+	case ErrInvalidCredentials, ErrAccessDenied, ErrMethodNotFound, ErrNotFound,
+		ErrInvalidGrant, ErrInvalidClient, ErrTokenExpired, ErrBatchTooLarge:
+		return classStop
 	}
-	return e.StatusCode >= 500
-}
-
-// refusedBeforeExecution reports whether the portal refused the call before
-// running it, so repeating it cannot duplicate anything.
-func (e *APIError) refusedBeforeExecution() bool {
-	switch strings.ToUpper(e.Code) {
-	case CodeQueryLimitExceeded, CodeOperationTimeLimit:
-		return true
+	switch {
+	case e.Code == "100":
+		return classRejected // the parameter binder refused the request as a whole
+	case e.StatusCode >= 500 || !isReadMethod(e.Method):
+		// A write can fail after saving part of its work: batchImport saves
+		// rows one by one until one throws (ERROR_CORE, ERROR_ARGUMENT, ...).
+		return classUnknown
 	}
-	return false
+	return classRejected // a read refused with a 4xx: asking again gets the same
 }
 
 // TokenError is an error answer from the OAuth token endpoint during a
@@ -191,6 +188,10 @@ func (e *TokenError) Is(target error) bool {
 	return s != nil && s == target
 }
 
+// failureClass: the token server answered and refused (its transient
+// failures were retried before this error was made).
+func (e *TokenError) failureClass() failureClass { return classStop }
+
 // PortalMovedError reports a redirect from the portal: its address changed.
 // The client never follows it with credentials; point the credentials at
 // Location (a URL without path secrets) once you have checked it.
@@ -207,6 +208,8 @@ func (e *PortalMovedError) Error() string {
 
 // Is matches [ErrPortalMoved].
 func (e *PortalMovedError) Is(target error) bool { return target == ErrPortalMoved }
+
+func (e *PortalMovedError) failureClass() failureClass { return classStop }
 
 // OutcomeUnknownError reports a call that was sent but whose effect is
 // unknown. It matches [ErrOutcomeUnknown] and unwraps to the cause.
@@ -225,6 +228,8 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Is matches [ErrOutcomeUnknown].
 func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+func (e *OutcomeUnknownError) failureClass() failureClass { return classUnknown }
 
 // ItemError is the portal's (or the local validator's) refusal of one item
 // of an import. Index is the item's position in the caller's input.
@@ -249,6 +254,29 @@ func (e *ItemError) Is(target error) bool {
 	return s != nil && s == target
 }
 
+// failureClass: the codes the portal reports before saving an item reject
+// it; any other may come from a step after the save (history, statistics,
+// after-save actions), so the item may exist and is verified by its key.
+func (e *ItemError) failureClass() failureClass {
+	if preSaveCodes[strings.ToUpper(e.Code)] || strings.HasPrefix(e.Code, "B24_") {
+		return classRejected
+	}
+	return classUnknown
+}
+
+// preSaveCodes are per-item codes the portal reports before saving the item.
+var preSaveCodes = map[string]bool{
+	"CRM_FIELD_ERROR_REQUIRED":               true,
+	"CRM_FIELD_ERROR_VALUE_NOT_VALID":        true,
+	"CRM_FIELD_ERROR_VALUE_NOT_UNIQUE":       true,
+	"CRM_FIELD_ERROR_CATEGORY_NOT_AVAILABLE": true,
+	"ACCESS_DENIED":                          true,
+	"CRM_ITEM_IMPORT_ACCESS_DENIED":          true,
+	"CRM_ITEM_ADD_ACCESS_DENIED":             true,
+	"CREATE_DYNAMIC_ITEM_RESTRICTED":         true,
+	"NOT_FOUND":                              true,
+}
+
 // ImportError summarises an import in which not every item was imported.
 // The per-item outcomes are in the [BatchImportResult] returned beside it.
 // Err is the cause that stopped the import early, if any (for example
@@ -270,6 +298,151 @@ func (e *ImportError) Error() string {
 
 // Unwrap returns the cause that stopped the import, or nil.
 func (e *ImportError) Unwrap() error { return e.Err }
+
+// failureClass is what a failure means for the request that met it and the
+// rows it carried. Every error the client makes knows its class (the
+// classifier interface); the request loop, the import engine, the packer
+// and b24import all ask classOf, and nothing else decides.
+type failureClass uint8
+
+const (
+	// classRefused: refused before execution (the rate bucket, the
+	// operating-time limit, a connection that never carried the request,
+	// a cancelled wait): resending cannot duplicate anything.
+	classRefused failureClass = iota + 1
+	// classUnknown: the request may have been executed, wholly or in
+	// part: a write is reconciled by dedup key or ends unknown; a read may
+	// be asked again.
+	classUnknown
+	// classRejected: refused for this request only: its rows are
+	// rejected, other requests may succeed.
+	classRejected
+	// classStop: no request can succeed (credentials, permission, an
+	// unknown method or entity type, a moved or unreachable portal, bad
+	// input): an import stops.
+	classStop
+)
+
+// classifier is implemented by the errors that know their class.
+type classifier interface{ failureClass() failureClass }
+
+// classOf returns err's class: that of the outermost error in the chain
+// that knows one. A context error means the request was not sent; any
+// other error that does not know its class (a broken shared limiter, bad
+// input) stops.
+func classOf(err error) failureClass {
+	var c classifier
+	if errors.As(err, &c) {
+		return c.failureClass()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return classRefused
+	}
+	return classStop
+}
+
+// mayResend reports whether the request loop may send the same request
+// again after err: a refusal always, an unknown outcome only for a read
+// (repeating it cannot change the portal) and only when another answer
+// could differ (a response over the size cap would not).
+func mayResend(err error, read bool) bool {
+	switch classOf(err) {
+	case classRefused:
+		return true
+	case classUnknown:
+		return read && !errors.Is(err, ErrResponseTooLarge)
+	}
+	return false
+}
+
+// readSuffixes are last segments of methods that only read.
+var readSuffixes = []string{"get", "list", "fields", "getlist", "getfields", "search"}
+
+// readMethods are whole method names that only read.
+var readMethods = map[string]bool{
+	"server.time": true, "profile": true, "scope": true, "methods": true,
+	"method.get": true, "app.info": true, "user.current": true, "feature.get": true,
+}
+
+// isReadMethod reports whether repeating method cannot change the portal,
+// so an answer lost in transit may be asked for again.
+func isReadMethod(method string) bool {
+	m := strings.ToLower(method)
+	if readMethods[m] {
+		return true
+	}
+	last := m[strings.LastIndexByte(m, '.')+1:]
+	for _, s := range readSuffixes {
+		if last == s {
+			return true
+		}
+	}
+	return false
+}
+
+// notDeliveredError is a request that never reached the portal: the
+// connection failed before the request was written, or could not be made.
+type notDeliveredError struct {
+	method string
+	err    error
+}
+
+func (e *notDeliveredError) Error() string {
+	return fmt.Sprintf("b24: %s: request not delivered: %v", e.method, e.err)
+}
+func (e *notDeliveredError) Unwrap() error              { return e.err }
+func (e *notDeliveredError) failureClass() failureClass { return classRefused }
+
+// notRunError is a command of a batch request that the portal skipped
+// because an earlier one failed with halt=1.
+type notRunError struct{ method string }
+
+func (e *notRunError) Error() string {
+	return "b24: " + e.method + ": not run: an earlier command of the batch failed (halt=1)"
+}
+func (e *notRunError) failureClass() failureClass { return classRefused }
+
+// gaveUpError ends a request that was refused on every attempt.
+type gaveUpError struct {
+	method   string
+	attempts int
+	last     error
+}
+
+func (e *gaveUpError) Error() string {
+	return fmt.Sprintf("b24: %s: giving up after %d attempts: %v", e.method, e.attempts, e.last)
+}
+func (e *gaveUpError) Unwrap() error { return e.last }
+
+// failureClass: still refused by the portal's limits, the request is
+// simply not sent (an import goes on); never delivered at all, the portal
+// cannot be reached and an import stops.
+func (e *gaveUpError) failureClass() failureClass {
+	var nd *notDeliveredError
+	if errors.As(e.last, &nd) {
+		return classStop
+	}
+	return classOf(e.last)
+}
+
+// importStoppedError marks the rows an import left when it stopped. It
+// matches [ErrImportStopped] and unwraps to the cause.
+type importStoppedError struct{ cause error }
+
+func (e *importStoppedError) Error() string {
+	return "b24: import stopped: " + strings.TrimPrefix(e.cause.Error(), "b24: ")
+}
+func (e *importStoppedError) Unwrap() error              { return e.cause }
+func (e *importStoppedError) Is(target error) bool       { return target == ErrImportStopped }
+func (e *importStoppedError) failureClass() failureClass { return classStop }
+
+// stopped wraps cause as the reason an import stopped (once).
+func stopped(cause error) error {
+	if errors.Is(cause, ErrImportStopped) {
+		return cause
+	}
+	return &importStoppedError{cause: cause}
+}
 
 // invalidInput builds an [ErrInvalidInput] error with a message.
 func invalidInput(format string, args ...any) error {

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // Fuzz targets for everything that reads bytes the SDK does not control:
@@ -32,7 +34,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		env, ok := decodeEnvelope(body)
+		env, ok := wire.DecodeEnvelope(body)
 		if env == nil {
 			t.Fatal("nil envelope")
 		}
@@ -45,17 +47,17 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		// Whatever the result holds, decoding it into the shapes the SDK
 		// uses fails cleanly or succeeds.
 		var m map[string]any
-		_ = decodeResult(env.Result, &m)
+		_ = wire.DecodeResult(env.Result, &m)
 		var page struct {
 			Items []struct {
-				ID flexInt `json:"id"`
+				ID wire.FlexInt `json:"id"`
 			} `json:"items"`
 		}
-		_ = decodeResult(env.Result, &page)
+		_ = wire.DecodeResult(env.Result, &page)
 		var anyv any
-		_ = decodeResult(env.Result, &anyv)
-		if answers, err := decodeAnswers(env.Result, 20); err == nil && len(answers) != 20 {
-			t.Fatalf("decodeAnswers gave %d answers for 20 rows", len(answers))
+		_ = wire.DecodeResult(env.Result, &anyv)
+		if answers, err := wire.DecodeImportAnswers(env.Result, 20); err == nil && len(answers) != 20 {
+			t.Fatalf("DecodeImportAnswers gave %d answers for 20 rows", len(answers))
 		}
 	})
 }
@@ -71,7 +73,7 @@ func FuzzDecodeAnswers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, n uint8) {
 		rows := int(n % 41)
-		answers, err := decodeAnswers(raw, rows)
+		answers, err := wire.DecodeImportAnswers(raw, rows)
 		if err != nil {
 			return
 		}
@@ -113,7 +115,7 @@ func FuzzResponseTime(f *testing.F) {
 			t.Fatalf("a malformed time block must not fail the call: %v", err)
 		}
 		checkTime(t, &rt)
-		var env envelope
+		var env wire.Envelope
 		_ = json.Unmarshal(append(append([]byte(`{"time":`), b...), '}'), &env)
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // fieldKind is the Go type of a typed Item field.
@@ -143,7 +145,7 @@ func (f *typedField) decode(it *Item, v json.RawMessage) error {
 			*f.str(it) = plain
 			return nil
 		}
-		var s flexString
+		var s wire.FlexString
 		if err := json.Unmarshal(v, &s); err != nil {
 			return err
 		}
@@ -151,7 +153,7 @@ func (f *typedField) decode(it *Item, v json.RawMessage) error {
 	case kindInt, kindSmallInt:
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		if err != nil {
-			var fn flexInt
+			var fn wire.FlexInt
 			if err := json.Unmarshal(v, &fn); err != nil {
 				return err
 			}
@@ -163,7 +165,7 @@ func (f *typedField) decode(it *Item, v json.RawMessage) error {
 			*f.num(it) = int(n)
 		}
 	case kindFloat:
-		x, ok := parseFlexFloat(v)
+		x, ok := wire.ParseFlexFloat(v)
 		if !ok && string(bytes.TrimSpace(v)) != `""` {
 			return fmt.Errorf("%s is not a number", quoteName(string(v)))
 		}
@@ -198,13 +200,13 @@ func (f *typedField) decode(it *Item, v json.RawMessage) error {
 		}
 		*f.tm(it) = t
 	case kindIDs:
-		var ids []flexInt
+		var ids []wire.FlexInt
 		if t := bytes.TrimSpace(v); len(t) > 0 && t[0] != '[' {
-			var one flexInt
+			var one wire.FlexInt
 			if err := json.Unmarshal(t, &one); err != nil {
 				return err
 			}
-			ids = []flexInt{one}
+			ids = []wire.FlexInt{one}
 		} else if err := json.Unmarshal(v, &ids); err != nil {
 			return err
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // timeLayout is RFC 3339 to the second with a numeric offset (+00:00, never
@@ -467,7 +469,7 @@ func (it *Item) decodeKey(k string, v json.RawMessage) error {
 		if isJSONNull(v) {
 			return nil
 		}
-		var id flexInt
+		var id wire.FlexInt
 		if err := json.Unmarshal(v, &id); err != nil {
 			return err
 		}

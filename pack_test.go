@@ -1,7 +1,6 @@
 package b24_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -119,28 +118,4 @@ func TestWithPackingValidates(t *testing.T) {
 	assert.ErrorIs(t, err, b24.ErrInvalidInput)
 	_, err = c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(2, false), b24.WithPacking(-1))
 	assert.ErrorIs(t, err, b24.ErrInvalidInput)
-}
-
-func TestPHPQueryRoundTrip(t *testing.T) {
-	v := map[string]any{
-		"title":  "a&b=c [x] $money ünï\nline",
-		"ids":    []any{json.Number("4"), json.Number("5")},
-		"nested": map[string]any{"k y": "v+w%", "deep": []any{map[string]any{"VALUE": "x"}}},
-		"flag":   true,
-		"empty":  nil,
-		"number": json.Number("999.99"),
-	}
-	q, err := b24.AppendPHPQueryForTest("data[0]", v)
-	require.NoError(t, err)
-	parsed, err := b24test.ParsePHPQuery(q)
-	require.NoError(t, err)
-	want := map[string]any{"data": []any{map[string]any{
-		"title": "a&b=c [x] $money ünï\nline", "ids": []any{"4", "5"},
-		"nested": map[string]any{"k y": "v+w%", "deep": []any{map[string]any{"VALUE": "x"}}},
-		"flag":   "Y", "empty": "", "number": "999.99",
-	}}}
-	assert.Equal(t, want, parsed)
-
-	_, err = b24.AppendPHPQueryForTest("data[0]", map[string]any{"t": "see $result[c1][id]"})
-	assert.Error(t, err, "placeholder text cannot travel in a batch command")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/internal/budget"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,21 +31,28 @@ import (
 // blocked (refused by the portal until then), probing ("1": after a reset,
 // one call at a time until a fresh reading).
 
-// acquireScript decides whether a call may start. Reply: {1, 0} admitted
-// (the lease is recorded); {0, ms} ask again after ms; {0, -1} ask again
-// when a call in flight reports (the caller polls).
+// acquireScript decides whether a request that counts as ARGV[5] calls of
+// the method may start (a packed batch request of n commands weighs n).
+// Reply: {1, 0} admitted (the lease is recorded); {0, ms} ask again after
+// ms; {0, -1} ask again when a call in flight reports (the caller polls).
+// A lease's member is "id|weight", so the calls in flight are the sum of
+// the weights.
 //
 // KEYS[1] state, KEYS[2] leases; ARGV[1] budget (s), ARGV[2] window (s),
-// ARGV[3] lease id, ARGV[4] lease ttl (s).
+// ARGV[3] lease id, ARGV[4] lease ttl (s), ARGV[5] weight.
 var acquireScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local budget, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ttl = tonumber(ARGV[4])
+local w = math.max(tonumber(ARGV[5]) or 1, 1)
 local keep = math.ceil(math.max(2 * window, ttl) * 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local inflight = redis.call('ZCARD', KEYS[2])
+local inflight = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  inflight = inflight + (tonumber(string.match(m, '|(%d+)$')) or 1)
+end
 local s = redis.call('HMGET', KEYS[1], 'op', 'cost', 'reset', 'blocked', 'probing')
 local op = tonumber(s[1]) or 0
 local cost = tonumber(s[2]) or 0
@@ -52,7 +60,7 @@ local reset = tonumber(s[3]) or 0
 local blocked = tonumber(s[4]) or 0
 local probing = s[5] == '1'
 local function admit()
-  redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
+  redis.call('ZADD', KEYS[2], now + ttl, ARGV[3] .. '|' .. w)
   redis.call('PEXPIRE', KEYS[2], math.ceil(ttl * 1000) + 1000)
   return {1, 0}
 end
@@ -60,7 +68,11 @@ local function ms(d) return math.max(1, math.ceil(d * 1000)) end
 if now < blocked then return {0, ms(blocked - now)} end
 -- Until one answer has told the cost of a call, calls go one at a time.
 if cost == 0 and inflight > 0 then return {0, -1} end
-local fits = op + (inflight + 1) * cost <= budget or (inflight == 0 and op < budget)
+-- A single call may cross the budget (the portal still runs it); a packed
+-- request may not, since its later commands would be refused, unless it
+-- could never fit at all.
+local alone = inflight == 0 and (w == 1 or w * cost >= budget)
+local fits = op + (inflight + w) * cost <= budget or (alone and op < budget)
 if fits and not probing then return admit() end
 if reset > 0 and now >= reset then
   probing, reset = true, 0
@@ -85,14 +97,16 @@ return {0, ms(window / 10)}
 // OPERATION_TIME_LIMIT, ARGV[5] "1" if the answer had a time block,
 // ARGV[6] server time the call took (s), ARGV[7] "1" if the block had
 // operating, ARGV[8] operating (s), ARGV[9] the reading's portal time,
-// ARGV[10] operating_reset_at (unix s, 0 when absent).
+// ARGV[10] operating_reset_at (unix s, 0 when absent), ARGV[11] the
+// request's weight (the server time is learnt per call).
 var releaseScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local budget, window = tonumber(ARGV[2]), tonumber(ARGV[3])
 local keep = math.ceil(2 * window * 1000)
-redis.call('ZREM', KEYS[2], ARGV[1])
+local w = math.max(tonumber(ARGV[11]) or 1, 1)
+redis.call('ZREM', KEYS[2], ARGV[1] .. '|' .. w)
 local s = redis.call('HMGET', KEYS[1], 'cost', 'reset', 'at', 'op')
 local cost = tonumber(s[1]) or 0
 local reset = tonumber(s[2]) or 0
@@ -108,7 +122,7 @@ if ARGV[4] == '1' then
   op = budget
 end
 local spent = 0
-if ARGV[5] == '1' then spent = tonumber(ARGV[6]) or 0 end
+if ARGV[5] == '1' then spent = (tonumber(ARGV[6]) or 0) / w end
 if spent > 0 then
   if cost == 0 then cost = spent else cost = 0.7 * cost + 0.3 * spent end
   redis.call('HSET', KEYS[1], 'cost', f(cost))
@@ -239,12 +253,16 @@ func (b *OperatingBudget) notify(key string) {
 	b.mu.Unlock()
 }
 
-// Acquire blocks until method may be called or ctx is done and returns the
-// function that reports the call's outcome; see [b24.OperatingBudget].
+// Acquire blocks until a request that counts as n calls of method may be
+// sent, or ctx is done, and returns the function that reports its
+// outcome; see [b24.OperatingBudget]. A packed batch request of n commands
+// weighs n: it is admitted only when all of them fit, and its server time
+// is learnt per command.
 // When Redis is unreachable it returns an error matching [ErrUnavailable],
 // or, with [WithFallback], uses the in-process budget instead.
-func (b *OperatingBudget) Acquire(ctx context.Context, method string) (func(*b24.ResponseTime, bool), error) {
+func (b *OperatingBudget) Acquire(ctx context.Context, method string, n int) (func(*b24.ResponseTime, bool), error) {
 	keys := b.keys(method)
+	n = max(n, 1)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -253,13 +271,13 @@ func (b *OperatingBudget) Acquire(ctx context.Context, method string) (func(*b24
 		if b.fb != nil {
 			var local bool
 			if local, probe = b.fb.local(); local {
-				return b.local.Acquire(ctx, method)
+				return b.local.Acquire(ctx, method, n)
 			}
 		}
 		wake := b.wake(keys[0])
 		id := b.idBase + strconv.FormatUint(b.idSeq.Add(1), 36)
 		rctx, cancel := redisCtx(ctx, probe)
-		res, err := acquireScript.Run(rctx, b.rdb, keys, b.budget, b.window, id, b.lease).Int64Slice()
+		res, err := acquireScript.Run(rctx, b.rdb, keys, b.budget, b.window, id, b.lease, n).Int64Slice()
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -279,32 +297,25 @@ func (b *OperatingBudget) Acquire(ctx context.Context, method string) (func(*b24
 			b.fb.succeeded()
 		}
 		if res[0] == 1 {
-			return b.releaser(method, keys, id), nil
+			return b.releaser(method, keys, id, n), nil
 		}
 		wait := b.poll
 		if res[1] > 0 {
 			wait = time.Duration(res[1]) * time.Millisecond
 		}
-		if err := waitFor(ctx, wait, wake); err != nil {
+		if err := budget.Sleep(ctx, wait, wake); err != nil {
 			return nil, err
 		}
 	}
 }
 
-func (b *OperatingBudget) releaser(method string, keys []string, id string) func(*b24.ResponseTime, bool) {
+func (b *OperatingBudget) releaser(method string, keys []string, id string, n int) func(*b24.ResponseTime, bool) {
 	var once sync.Once
 	return func(t *b24.ResponseTime, blocked bool) {
 		once.Do(func() {
-			args := []any{id, b.budget, b.window, flag(blocked), "0", 0, "0", 0, 0, 0}
+			args := []any{id, b.budget, b.window, flag(blocked), "0", 0, "0", 0, 0, 0, n}
 			if t != nil {
-				spent := t.Processing
-				if spent <= 0 {
-					spent = t.Duration
-				}
-				stamp := t.Finish
-				if stamp == 0 {
-					stamp = t.Start
-				}
+				spent, stamp := budget.Spent(t)
 				var reset float64
 				if !t.OperatingResetAt.IsZero() {
 					reset = float64(t.OperatingResetAt.UnixMicro()) / 1e6

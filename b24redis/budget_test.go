@@ -40,7 +40,7 @@ func held(t *testing.T, b *b24redis.OperatingBudget, method string, d time.Durat
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
-	rel, err := b.Acquire(ctx, method)
+	rel, err := b.Acquire(ctx, method, 1)
 	if err == nil {
 		rel(nil, false)
 		return false
@@ -55,7 +55,7 @@ func mustAcquire(t *testing.T, b *b24redis.OperatingBudget, method string) func(
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	rel, err := b.Acquire(ctx, method)
+	rel, err := b.Acquire(ctx, method, 1)
 	if err != nil {
 		t.Fatalf("Acquire(%s) = %v", method, err)
 	}
@@ -127,7 +127,7 @@ func TestBudgetCancelledWait(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // let Acquire block first
 		cancel()
 	}()
-	if _, err := bs[0].Acquire(ctx, "m"); !errors.Is(err, context.Canceled) {
+	if _, err := bs[0].Acquire(ctx, "m", 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Acquire = %v, want context.Canceled", err)
 	}
 }
@@ -137,14 +137,14 @@ func TestBudgetUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Acquire(t.Context(), "m"); !errors.Is(err, b24redis.ErrUnavailable) {
+	if _, err := b.Acquire(t.Context(), "m", 1); !errors.Is(err, b24redis.ErrUnavailable) {
 		t.Fatalf("Acquire = %v, want ErrUnavailable", err)
 	}
 	fb, err := b24redis.NewOperatingBudget(deadRedis(t), "down.example", b24redis.WithFallback(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, err := fb.Acquire(t.Context(), "m")
+	rel, err := fb.Acquire(t.Context(), "m", 1)
 	if err != nil {
 		t.Fatalf("Acquire with fallback = %v", err)
 	}

@@ -82,19 +82,3 @@ func (f *fallback) succeeded() {
 			slog.String("component", f.what))
 	}
 }
-
-// waitFor blocks for d or until ctx is done or wake is closed (nil: never).
-func waitFor(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-	case <-wake:
-	}
-	return nil
-}

@@ -3,7 +3,7 @@ module github.com/b24kit/b24/b24redis
 go 1.24.0
 
 require (
-	github.com/b24kit/b24 v0.0.0-00010101000000-000000000000
+	github.com/b24kit/b24 v0.2.0
 	github.com/redis/go-redis/v9 v9.22.0
 )
 
@@ -15,5 +15,3 @@ require (
 	golang.org/x/sys v0.35.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 )
-
-replace github.com/b24kit/b24 => ../

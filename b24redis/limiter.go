@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/internal/budget"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,7 +74,7 @@ func NewLimiter(rdb redis.UniversalClient, portal string, opts ...Option) (*Limi
 		rdb:      rdb,
 		key:      []string{cfg.prefix + "rate:{" + portal + "}"},
 		interval: max(int64(math.Round(1e6/cfg.rate)), 1),
-		burst:    safeBurst(cfg.burst),
+		burst:    budget.SafeBurst(cfg.burst),
 		cfg:      cfg,
 	}
 	if cfg.fallback > 0 {
@@ -92,15 +93,6 @@ func checkPortal(portal string) error {
 		return invalid("portal must not contain braces")
 	}
 	return nil
-}
-
-// safeBurst is burst less the jitter reserve, as in the core.
-func safeBurst(burst int) int {
-	reserve := max(burst/10, 1)
-	if burst-reserve < 1 {
-		return 1
-	}
-	return burst - reserve
 }
 
 // Wait blocks until one request may be sent or ctx is done. When Redis is
@@ -142,7 +134,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			// core's limiter does, instead of holding the caller.
 			return fmt.Errorf("b24: redis limiter: %w", context.DeadlineExceeded)
 		}
-		if err := waitFor(ctx, wait, nil); err != nil {
+		if err := budget.Sleep(ctx, wait, nil); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/internal/budget"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -146,7 +147,7 @@ func (s *TokenStore) Save(ctx context.Context, t b24.Token) error {
 		last = err
 		s.logger.LogAttrs(ctx, slog.LevelWarn, "b24: redis token store: save failed, retrying",
 			slog.String("error", err.Error()))
-		if werr := waitFor(ctx, pause, nil); werr != nil {
+		if werr := budget.Sleep(ctx, pause, nil); werr != nil {
 			return fmt.Errorf("%w; gave up: %w", last, werr)
 		}
 		pause = min(pause*2, time.Second)
@@ -198,7 +199,7 @@ func (s *TokenStore) Lock(ctx context.Context) (func(), error) {
 		}
 		// Jitter spreads the waiters so they do not all retry at once.
 		d := pause/2 + mrand.N(pause/2+1)
-		if err := waitFor(ctx, d, nil); err != nil {
+		if err := budget.Sleep(ctx, d, nil); err != nil {
 			return nil, err
 		}
 		pause = min(pause*2, s.retry)

@@ -1,6 +1,8 @@
 package b24test
 
 import (
+	"github.com/b24kit/b24/internal/phpquery"
+
 	"bytes"
 	"encoding/json"
 	"strconv"
@@ -103,8 +105,7 @@ func handleBatch(x *exchange, p map[string]any) outcome {
 		method, query, _ := strings.Cut(line, "?")
 		method = strings.TrimSpace(method)
 		method = strings.TrimSuffix(method, ".json")
-		root, _ := parsePHPPairs(splitQuery(query))
-		params := root.exportMap()
+		params, _ := phpquery.Parse(query)
 		substitute(params, res, errs, totals, nexts)
 
 		start, sim0 := time.Now(), x.simulated

@@ -1,6 +1,8 @@
 package b24test
 
 import (
+	"github.com/b24kit/b24/internal/phpquery"
+
 	"fmt"
 	"net/http"
 	"strings"
@@ -317,9 +319,8 @@ func requestItems(method string, p map[string]any) int {
 		for _, l := range lines[:min(len(lines), maxBatchLength)] {
 			if s, ok := l.(string); ok {
 				m, q, _ := strings.Cut(s, "?")
-				if root, _ := parsePHPPairs(splitQuery(q)); root != nil {
-					n += requestItems(strings.TrimSpace(m), root.exportMap())
-				}
+				params, _ := phpquery.Parse(q)
+				n += requestItems(strings.TrimSpace(m), params)
 			}
 		}
 		return n

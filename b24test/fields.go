@@ -349,3 +349,12 @@ func checkSystemFields(fields map[string]any, lastCreated time.Time, hasLast boo
 	}
 	return created, ""
 }
+
+// digitRun is the length of the run of ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}

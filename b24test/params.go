@@ -1,6 +1,8 @@
 package b24test
 
 import (
+	"github.com/b24kit/b24/internal/phpquery"
+
 	"bytes"
 	"encoding/json"
 	"io"
@@ -16,8 +18,8 @@ const maxBody = 256 << 20
 // query string and body merged, the body winning.
 type request struct {
 	params map[string]any
-	raw    []byte    // the JSON body, for key order
-	form   *phpArray // the parsed form body, for key order
+	raw    []byte          // the JSON body, for key order
+	form   []phpquery.Pair // the parsed form body, for key order
 }
 
 // readRequest reads the parameters: PHP-style query string, then a JSON,
@@ -26,8 +28,7 @@ type request struct {
 func readRequest(r *http.Request) request {
 	var req request
 	if r.URL.RawQuery != "" {
-		root, _ := parsePHPPairs(splitQuery(r.URL.RawQuery))
-		req.params = root.exportMap()
+		req.params, _ = phpquery.Parse(r.URL.RawQuery)
 	}
 	if req.params == nil {
 		req.params = make(map[string]any)
@@ -39,24 +40,24 @@ func readRequest(r *http.Request) request {
 	switch ct {
 	case "application/x-www-form-urlencoded":
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
-		root, _ := parsePHPPairs(splitQuery(string(body)))
-		req.form = root
-		mergeParams(req.params, root.exportMap())
+		req.form = phpquery.SplitQuery(string(body))
+		form, _ := phpquery.ParsePairs(req.form)
+		mergeParams(req.params, form)
 	case "multipart/form-data":
 		if err := r.ParseMultipartForm(32 << 20); err == nil && r.MultipartForm != nil {
-			var pairs []kv
+			var pairs []phpquery.Pair
 			vals := make(map[string]any, len(r.MultipartForm.Value))
 			for k := range r.MultipartForm.Value {
 				vals[k] = nil
 			}
 			for _, k := range naturalKeys(vals) {
 				for _, v := range r.MultipartForm.Value[k] {
-					pairs = append(pairs, kv{k, v})
+					pairs = append(pairs, phpquery.Pair{Key: k, Value: v})
 				}
 			}
-			root, _ := parsePHPPairs(pairs)
-			req.form = root
-			mergeParams(req.params, root.exportMap())
+			req.form = pairs
+			form, _ := phpquery.ParsePairs(pairs)
+			mergeParams(req.params, form)
 		}
 	default:
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
@@ -153,13 +154,7 @@ func (req *request) orderedKeys(name string, m map[string]any) []string {
 	case req.raw != nil:
 		keys = jsonObjectKeys(req.raw, name)
 	case req.form != nil:
-		for _, k := range req.form.keys {
-			if strings.EqualFold(k, name) {
-				if a, ok := req.form.vals[k].(*phpArray); ok {
-					keys = a.keys
-				}
-			}
-		}
+		keys = phpquery.ChildKeys(req.form, name)
 	}
 	if len(keys) != len(m) {
 		return naturalKeys(m)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/internal/dedup"
 )
 
 // blockSize is how many rows are marked in the journal at once before
@@ -32,7 +33,7 @@ type importer struct {
 	jrnl     *journal
 	rep      *report
 	prog     *progress
-	keyClash map[string]bool // dedup keys shared by several rows in doubt
+	keyClash map[dedup.Key]bool // folded dedup keys shared by several rows in doubt
 
 	journalMTime time.Time // the journal's last write before this run, for waitForLastRun
 
@@ -260,7 +261,7 @@ func (imp *importer) decide(rw row) bool {
 	// In doubt: resolveInFlight looked the keyed rows up and recorded the
 	// ones it found as imported, so a keyed row here is known to be absent.
 	key, ok := dedupKey(imp.cfg.entity, &rw.item)
-	if ok && !imp.keyClash[key] || imp.cfg.retryUnknown {
+	if ok && !imp.keyClash[key.Fold()] || imp.cfg.retryUnknown {
 		return true
 	}
 	o := st.results[rw.line]
@@ -376,7 +377,7 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 			continue
 		}
 		o := outcomeOf(r)
-		if r.Status == b24.ItemNotSent && isFatal(r.Err) {
+		if r.Status == b24.ItemNotSent && errors.Is(r.Err, b24.ErrImportStopped) {
 			imp.setFatal(r.Err)
 			cancel()
 		}
@@ -418,32 +419,6 @@ func outcomeOf(r b24.ItemResult) outcome {
 		o.desc = trimB24(r.Err.Error())
 	}
 	return o
-}
-
-// isFatal reports whether a row was not sent because the import stopped
-// for a reason no retry fixes (credentials, permission, an unknown entity
-// type, a portal that moved or cannot be reached), as opposed to a call
-// the portal refused for its limits or an interruption.
-func isFatal(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	for _, target := range []error{b24.ErrInvalidCredentials, b24.ErrAccessDenied, b24.ErrMethodNotFound,
-		b24.ErrInvalidGrant, b24.ErrInvalidClient, b24.ErrPortalMoved, b24.ErrNotFound, b24.ErrInvalidInput,
-		b24.ErrTokenExpired, b24.ErrBatchTooLarge, b24.ErrResponseTooLarge} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	var te *b24.TokenError
-	if errors.As(err, &te) {
-		return true
-	}
-	var ae *b24.APIError
-	// An API error here is a refusal before execution (limits): the rows
-	// are not sent and the import goes on. Anything else was not delivered
-	// even after the retries: the portal cannot be reached.
-	return !errors.As(err, &ae)
 }
 
 // finish prints the summary and picks the exit code.
@@ -626,18 +601,9 @@ func validate(it *b24.Item, et b24.EntityTypeID, originalUF bool) error {
 	return it.Validate(et)
 }
 
-// dedupKey returns the row's dedup key for the entity type, as the
-// library uses it: originatorId+originId for leads, deals, contacts and
+// dedupKey returns the row's dedup key for the entity type, by the
+// library's rule: originatorId+originId for leads, deals, contacts and
 // companies, xmlId for smart invoices and smart processes, none for quotes.
-func dedupKey(et b24.EntityTypeID, it *b24.Item) (string, bool) {
-	switch et {
-	case b24.EntityLead, b24.EntityDeal, b24.EntityContact, b24.EntityCompany:
-		if it.OriginatorID != "" && it.OriginID != "" {
-			return it.OriginatorID + "\x00" + it.OriginID, true
-		}
-		return "", false
-	case 5, b24.EntityQuote, 14:
-		return "", false
-	}
-	return it.XMLID, it.XMLID != ""
+func dedupKey(et b24.EntityTypeID, it *b24.Item) (dedup.Key, bool) {
+	return dedup.KeyOf(int(et), it.OriginatorID, it.OriginID, it.XMLID)
 }

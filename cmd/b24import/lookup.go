@@ -6,17 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strconv"
 	"time"
 
-	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/internal/dedup"
 )
-
-// lookupChunk is how many keys one crm.item.list call asks for; the
-// answer's page (50 items) then holds them all unless the portal has
-// copies, which further pages fetch.
-const lookupChunk = 50
 
 // defaultSettleWait is how long after the last run's last journal write a
 // resume waits before looking up the rows that run left in flight: the
@@ -89,7 +82,8 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	byKey := map[string][]int{}
+	byKey := map[dedup.Key][]int{} // folded key -> lines
+	var keys []dedup.Key
 	for {
 		rw, err := src.next()
 		if errors.Is(err, io.EOF) {
@@ -102,16 +96,19 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 			continue
 		}
 		if key, ok := dedupKey(imp.cfg.entity, &rw.item); ok {
-			byKey[key] = append(byKey[key], rw.line)
+			if len(byKey[key.Fold()]) == 0 {
+				keys = append(keys, key)
+			}
+			byKey[key.Fold()] = append(byKey[key.Fold()], rw.line)
 		}
 	}
-	imp.keyClash = map[string]bool{}
+	imp.keyClash = map[dedup.Key]bool{}
 	for k, lines := range byKey {
 		if len(lines) > 1 {
 			imp.keyClash[k] = true // rows sharing a key cannot be told apart
 		}
 	}
-	found, err := imp.lookupKeys(ctx, byKey)
+	found, err := dedup.Lookup(ctx, imp.listItems, int(imp.cfg.entity), keys)
 	if err != nil {
 		return err
 	}
@@ -137,101 +134,9 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 	return nil
 }
 
-// lookupKeys finds which keys exist in the portal; it returns key → id
-// (the oldest item when there are several).
-func (imp *importer) lookupKeys(ctx context.Context, byKey map[string][]int) (map[string]int64, error) {
-	et := imp.cfg.entity
-	useXML := !(et >= b24.EntityLead && et <= b24.EntityCompany)
-	groups := map[string][]string{} // originatorId → originIds; "" → xmlIds
-	for key := range byKey {
-		if useXML {
-			groups[""] = append(groups[""], key)
-			continue
-		}
-		orig, id := splitKey(key)
-		groups[orig] = append(groups[orig], id)
-	}
-	found := map[string]int64{}
-	names := make([]string, 0, len(groups))
-	for g := range groups {
-		names = append(names, g)
-	}
-	sort.Strings(names)
-	for _, g := range names {
-		vals := groups[g]
-		sort.Strings(vals)
-		for i := 0; i < len(vals); i += lookupChunk {
-			chunk := vals[i:min(i+lookupChunk, len(vals))]
-			filter := map[string]any{"@xmlId": chunk}
-			sel := []string{"id", "xmlId"}
-			if !useXML {
-				filter = map[string]any{"=originatorId": g, "@originId": chunk}
-				sel = []string{"id", "originatorId", "originId"}
-			}
-			for start := 0; ; start += 50 {
-				var page struct {
-					Items []struct {
-						ID           json.RawMessage `json:"id"`
-						OriginatorID any             `json:"originatorId"`
-						OriginID     any             `json:"originId"`
-						XMLID        any             `json:"xmlId"`
-					} `json:"items"`
-				}
-				params := map[string]any{"entityTypeId": int(et), "select": sel, "filter": filter,
-					"order": map[string]string{"id": "ASC"}, "start": start}
-				if err := imp.client.Call(ctx, "crm.item.list", params, &page); err != nil {
-					return nil, err
-				}
-				for _, it := range page.Items {
-					id, err := parseID(it.ID)
-					if err != nil {
-						return nil, fmt.Errorf("crm.item.list: %v", err)
-					}
-					key := asString(it.XMLID)
-					if !useXML {
-						key = asString(it.OriginatorID) + "\x00" + asString(it.OriginID)
-					}
-					if old, ok := found[key]; !ok || id < old {
-						found[key] = id
-					}
-				}
-				if len(page.Items) < 50 {
-					break
-				}
-			}
-		}
-	}
-	return found, nil
-}
-
-func splitKey(key string) (originator, origin string) {
-	for i := 0; i < len(key); i++ {
-		if key[i] == 0 {
-			return key[:i], key[i+1:]
-		}
-	}
-	return key, ""
-}
-
-// parseID reads an id sent as a number or a numeric string.
-func parseID(raw json.RawMessage) (int64, error) {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strconv.ParseInt(s, 10, 64)
-	}
-	var n int64
-	err := json.Unmarshal(raw, &n)
-	return n, err
-}
-
-func asString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v)
+// listItems runs one crm.item.list request for dedup.Lookup.
+func (imp *importer) listItems(ctx context.Context, params map[string]any) (json.RawMessage, error) {
+	var raw json.RawMessage
+	err := imp.client.Call(ctx, "crm.item.list", params, &raw)
+	return raw, err
 }

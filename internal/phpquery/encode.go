@@ -1,7 +1,13 @@
-package b24
+// Package phpquery is the PHP query-string codec of the portal: the bracket
+// notation ("data[0][title]=A&data[0][contactIds][0]=4") that PHP's
+// http_build_query writes and parse_str reads. Batch commands travel in it.
+// Append encodes (for the client's packed batch commands); Parse decodes
+// the way parse_str does (for b24test, which reads form bodies and batch
+// commands as the portal does). Both live here so the round trip is tested
+// in one place.
+package phpquery
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -16,21 +22,21 @@ import (
 // cannot travel inside a batch command unaltered.
 var batchPlaceholderRe = regexp.MustCompile(`\$(result|next|total|time|error)\[`)
 
-// maxCommandVars caps the query variables of one batch command. PHP's
+// MaxCommandVars caps the query variables of one batch command. PHP's
 // parse_str honours max_input_vars (1000 by default; the cloud's value is
 // not published), and a command that passes it loses fields silently.
-const maxCommandVars = 900
+const MaxCommandVars = 900
 
-// errNotPackable reports an item that must be sent as a plain JSON call.
-var errNotPackable = fmt.Errorf("b24: item cannot be sent inside a batch command")
+// ErrNotPackable reports an item that must be sent as a plain JSON call.
+var ErrNotPackable = fmt.Errorf("b24: item cannot be sent inside a batch command")
 
-// appendPHPQuery appends v, a decoded JSON value, as PHP bracket-notation
+// Append appends v, a decoded JSON value, as PHP bracket-notation
 // query pairs under name ("data[0][title]=A&data[0][contactIds][0]=4"),
 // URL-encoding names and values. Form encoding has no types: numbers keep
 // their JSON text, booleans become Y/N (what the portal's Y/N flags and
 // boolean user fields read), null an empty value; empty arrays and objects
 // cannot be expressed and are left out. vars counts the pairs written.
-func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
+func Append(dst []byte, name string, v any, vars *int) ([]byte, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		keys := make([]string, 0, len(x))
@@ -42,10 +48,10 @@ func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
 			// parse_str reads "[]" as "append" and stops a name at the
 			// first "]" (escaped or not): such keys cannot travel.
 			if k == "" || strings.ContainsAny(k, "[]") {
-				return dst, errNotPackable
+				return dst, ErrNotPackable
 			}
 			var err error
-			if dst, err = appendPHPQuery(dst, name+"["+url.QueryEscape(k)+"]", x[k], vars); err != nil {
+			if dst, err = Append(dst, name+"["+url.QueryEscape(k)+"]", x[k], vars); err != nil {
 				return dst, err
 			}
 		}
@@ -53,7 +59,7 @@ func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
 	case []any:
 		for i, e := range x {
 			var err error
-			if dst, err = appendPHPQuery(dst, name+"["+strconv.Itoa(i)+"]", e, vars); err != nil {
+			if dst, err = Append(dst, name+"["+strconv.Itoa(i)+"]", e, vars); err != nil {
 				return dst, err
 			}
 		}
@@ -64,7 +70,7 @@ func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
 	case nil:
 	case string:
 		if batchPlaceholderRe.MatchString(x) {
-			return dst, errNotPackable
+			return dst, ErrNotPackable
 		}
 		val = x
 	case json.Number:
@@ -84,40 +90,4 @@ func appendPHPQuery(dst []byte, name string, v any, vars *int) ([]byte, error) {
 	dst = append(dst, name...)
 	dst = append(dst, '=')
 	return append(dst, url.QueryEscape(val)...), nil
-}
-
-// encodeImportCommand renders one crm.item.batchImport call as a batch
-// command string. It fails with errNotPackable when an item holds batch
-// placeholder text or the command would pass maxCommandVars.
-func encodeImportCommand(et EntityTypeID, items []pendingItem, originalUFNames bool) (string, error) {
-	buf := make([]byte, 0, 1024*len(items))
-	buf = append(buf, "crm.item.batchImport?entityTypeId="...)
-	buf = strconv.AppendInt(buf, int64(et), 10)
-	if originalUFNames {
-		buf = append(buf, "&useOriginalUfNames=Y"...)
-	}
-	vars := 0
-	var js []byte
-	for i, p := range items {
-		var err error
-		if js, err = p.item.appendJSON(js[:0]); err != nil {
-			return "", errNotPackable
-		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return "", errNotPackable
-		}
-		before := vars
-		if buf, err = appendPHPQuery(buf, "data["+strconv.Itoa(i)+"]", v, &vars); err != nil {
-			return "", errNotPackable
-		}
-		// An item with no pairs would vanish from data and shift the
-		// answers of the items after it.
-		if vars == before || vars > maxCommandVars {
-			return "", errNotPackable
-		}
-	}
-	return string(buf), nil
 }

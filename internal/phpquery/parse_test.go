@@ -1,4 +1,4 @@
-package b24test
+package phpquery
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParsePHPQuery(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -42,33 +42,33 @@ func TestParsePHPQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePHPQuery(tt.in)
+			got, err := Parse(tt.in)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
 	}
 }
 
-func TestParsePHPQueryNestingLimit(t *testing.T) {
+func TestParseNestingLimit(t *testing.T) {
 	deep := "a" + strings.Repeat("[x]", 65) + "=1&ok=1"
-	got, err := ParsePHPQuery(deep)
+	got, err := Parse(deep)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "b24test:")
+	assert.Contains(t, err.Error(), "b24:")
 	assert.Equal(t, "1", got["ok"], "the other pairs survive")
-	_, err = ParsePHPQuery("a" + strings.Repeat("[x]", 64) + "=1")
+	_, err = Parse("a" + strings.Repeat("[x]", 64) + "=1")
 	assert.NoError(t, err)
 }
 
 func TestNaturalKeys(t *testing.T) {
 	m := map[string]any{"c10": 1, "c2": 1, "c1": 1, "10": 1, "2": 1, "b": 1}
-	assert.Equal(t, []string{"2", "10", "b", "c1", "c2", "c10"}, naturalKeys(m))
+	assert.Equal(t, []string{"2", "10", "b", "c1", "c2", "c10"}, NaturalKeys(m))
 }
 
-func FuzzParsePHPQuery(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add("data[0][title]=A&data[0][contactIds][]=4")
 	f.Add("a[b][c]=%41&a[]=x")
 	f.Fuzz(func(t *testing.T, q string) {
-		m, _ := ParsePHPQuery(q)
+		m, _ := Parse(q)
 		if m == nil {
 			t.Fatal("nil map")
 		}
@@ -79,7 +79,7 @@ func FuzzParsePHPQuery(f *testing.F) {
 func buildQuery(prefix string, v any, out *[]string) {
 	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range naturalKeys(t) {
+		for _, k := range NaturalKeys(t) {
 			buildQuery(prefix+"["+k+"]", t[k], out)
 		}
 	case []any:
@@ -91,7 +91,7 @@ func buildQuery(prefix string, v any, out *[]string) {
 	}
 }
 
-func FuzzParsePHPQueryRoundTrip(f *testing.F) {
+func FuzzParseRoundTrip(f *testing.F) {
 	f.Add("Deal & Co", "C9:NEW", "4", "ufCrm_1", "+49 30")
 	f.Add("", "%", "[x]", "a]b", "ü")
 	f.Fuzz(func(t *testing.T, title, stage, contact, ufKey, phone string) {
@@ -103,10 +103,10 @@ func FuzzParsePHPQueryRoundTrip(f *testing.F) {
 				"PHONE": []any{map[string]any{"VALUE": phone, "VALUE_TYPE": "WORK"}}},
 		}}
 		var parts []string
-		for _, k := range naturalKeys(want) {
+		for _, k := range NaturalKeys(want) {
 			buildQuery(k, want[k], &parts)
 		}
-		got, err := ParsePHPQuery(strings.Join(parts, "&"))
+		got, err := Parse(strings.Join(parts, "&"))
 		require.NoError(t, err)
 		assert.Equal(t, want, got)
 	})

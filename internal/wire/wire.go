@@ -1,4 +1,9 @@
-package b24
+// Package wire decodes the portal's answers: the envelope every REST method
+// answers with, its time block, the per-item answers of
+// crm.item.batchImport and the sections of batch. Decoding is tolerant of
+// the portal's quirks: codes arrive as numbers or strings, ids as numeric
+// strings, empty sections as [] where an object is expected.
+package wire
 
 import (
 	"bytes"
@@ -11,16 +16,15 @@ import (
 	"time"
 )
 
-// envelope is the portal's answer: {"result", "total", "next", "time"} or
-// {"error", "error_description"}. It is decoded tolerantly (see §4 and §8 of
-// the API notes): codes may be numbers, ids strings, sections [] for {}.
-type envelope struct {
+// Envelope is the portal's answer: {"result", "total", "next", "time"} or
+// {"error", "error_description"}.
+type Envelope struct {
 	Result           json.RawMessage `json:"result"`
-	Total            *flexInt        `json:"total"`
-	Next             *flexInt        `json:"next"`
+	Total            *FlexInt        `json:"total"`
+	Next             *FlexInt        `json:"next"`
 	Time             *ResponseTime   `json:"time"`
-	Error            flexString      `json:"error"`
-	ErrorDescription flexString      `json:"error_description"`
+	Error            FlexString      `json:"error"`
+	ErrorDescription FlexString      `json:"error_description"`
 }
 
 // ResponseTime is the "time" block of a portal answer. Operating and
@@ -42,18 +46,18 @@ type ResponseTime struct {
 }
 
 // UnmarshalJSON reads the time block, accepting numbers or numeric strings.
+// A malformed block decodes as empty: it must not fail the call.
 func (t *ResponseTime) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil // a malformed time block must not fail the call
+		return nil
 	}
 	num := func(key string) (float64, bool) {
 		v, ok := raw[key]
 		if !ok {
 			return 0, false
 		}
-		f, ok := parseFlexFloat(v)
-		return f, ok
+		return ParseFlexFloat(v)
 	}
 	t.Start, _ = num("start")
 	t.Finish, _ = num("finish")
@@ -67,8 +71,9 @@ func (t *ResponseTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseFlexFloat reads a JSON number or a string holding one.
-func parseFlexFloat(v json.RawMessage) (float64, bool) {
+// ParseFlexFloat reads a JSON number or a string holding one; NaN and ±Inf
+// are refused.
+func ParseFlexFloat(v json.RawMessage) (float64, bool) {
 	v = bytes.TrimSpace(v)
 	if len(v) > 0 && v[0] == '"' {
 		var s string
@@ -84,29 +89,29 @@ func parseFlexFloat(v json.RawMessage) (float64, bool) {
 	return f, true
 }
 
-// flexInt decodes a JSON number, a numeric string, null or "" into an int64.
-type flexInt int64
+// FlexInt decodes a JSON number, a numeric string, null or "" into an int64.
+type FlexInt int64
 
 // UnmarshalJSON accepts 12, "12", 12.0, null and "".
-func (n *flexInt) UnmarshalJSON(b []byte) error {
+func (n *FlexInt) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if string(b) == "null" || string(b) == `""` {
 		*n = 0
 		return nil
 	}
-	f, ok := parseFlexFloat(b)
+	f, ok := ParseFlexFloat(b)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return fmt.Errorf("b24: %s is not an integer", truncate(string(b), 40))
+		return fmt.Errorf("b24: %s is not an integer", Truncate(string(b), 40))
 	}
-	*n = flexInt(f)
+	*n = FlexInt(f)
 	return nil
 }
 
-// flexString decodes a JSON string or number (error codes come as both).
-type flexString string
+// FlexString decodes a JSON string or number (error codes come as both).
+type FlexString string
 
 // UnmarshalJSON accepts "CODE", 100, 0 and null.
-func (s *flexString) UnmarshalJSON(b []byte) error {
+func (s *FlexString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) == 0 || string(b) == "null":
@@ -116,20 +121,20 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = flexString(v)
+		*s = FlexString(v)
 	case b[0] == '{' || b[0] == '[':
 		// Not a code; REST 3.0 style objects are not expected on /rest/.
-		*s = flexString("unexpected_error_shape")
+		*s = FlexString("unexpected_error_shape")
 	default:
-		*s = flexString(string(b))
+		*s = FlexString(string(b))
 	}
 	return nil
 }
 
-// decodeEnvelope parses a response body. ok is false when the body is not a
+// DecodeEnvelope parses a response body. ok is false when the body is not a
 // JSON object at all (an HTML error page from a proxy, a truncated answer).
-func decodeEnvelope(body []byte) (env *envelope, ok bool) {
-	env = &envelope{}
+func DecodeEnvelope(body []byte) (env *Envelope, ok bool) {
+	env = &Envelope{}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return env, false
@@ -140,19 +145,19 @@ func decodeEnvelope(body []byte) (env *envelope, ok bool) {
 	return env, true
 }
 
-// isEmptyPHPArray reports whether raw is the PHP empty array, which the
+// IsEmptyPHPArray reports whether raw is the PHP empty array, which the
 // portal sends as [] where an object is expected.
-func isEmptyPHPArray(raw json.RawMessage) bool {
+func IsEmptyPHPArray(raw json.RawMessage) bool {
 	return string(bytes.TrimSpace(raw)) == "[]"
 }
 
-// decodeResult unmarshals raw into out, treating [] as an empty object when
+// DecodeResult unmarshals raw into out, treating [] as an empty object when
 // out is a map or struct.
-func decodeResult(raw json.RawMessage, out any) error {
+func DecodeResult(raw json.RawMessage, out any) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}
-	if isEmptyPHPArray(raw) {
+	if IsEmptyPHPArray(raw) {
 		t := reflect.TypeOf(out)
 		for t != nil && t.Kind() == reflect.Pointer {
 			t = t.Elem()
@@ -162,4 +167,12 @@ func decodeResult(raw json.RawMessage, out any) error {
 		}
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// Truncate cuts s to n bytes, marking the cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -1,0 +1,339 @@
+package b24
+
+import (
+	"context"
+	"iter"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/b24kit/b24/internal/dedup"
+)
+
+// maxBatchCommands is the most commands one batch request runs.
+const maxBatchCommands = 50
+
+// packTimeTarget is the server time a packed request aims at: a third of
+// the portal's 60 s cut-off, so a slow moment cannot push it over.
+const packTimeTarget = 20.0
+
+// maxPacksInFlight bounds the packed requests in flight. One request at a
+// time nearly keeps a packed import at the operating ceiling (the portal
+// runs the commands one after another), so two suffice, and each holds up
+// to 1000 rows in memory (see BENCHMARKS.md).
+const maxPacksInFlight = 2
+
+// maxReconcileRounds bounds how often the engine looks up and resends the
+// missing rows of a call whose outcome was unknown.
+const maxReconcileRounds = 4
+
+// pendingItem is an item with its input index and dedup key.
+type pendingItem struct {
+	index int
+	item  Item
+	key   dedup.Key
+	keyed bool // key is complete: the row can be looked up
+}
+
+// chunk is the items of one call.
+type chunk struct {
+	cmdID   string // command id when packed into a batch request
+	items   []pendingItem
+	history bool // some item carries CreatedTime: send alone, in order
+}
+
+// engine runs one import: it validates and chunks the input, dispatches
+// calls (plain or packed into batch requests) within the concurrency
+// limits, and hands each call's rows down to be sent and settled
+// (batchimport_call.go, batchimport_pack.go).
+type engine struct {
+	c   *Client
+	et  EntityTypeID
+	cfg importConfig
+	// flight outlives the import's ctx by one attempt: HTTP exchanges and
+	// the lookups that settle them run on it (see ImportSeq).
+	flight   context.Context
+	start    time.Time
+	mu       sync.Mutex // guards counts and serialises progress calls
+	counts   Progress
+	fatal    error // the cause that stopped the import
+	fatalMu  sync.Mutex
+	slots    chan struct{}
+	packs    chan struct{} // packed requests in flight: few, each holds up to 1000 rows
+	inflight sync.WaitGroup
+	costMu   sync.Mutex
+	cmdCost  float64 // moving average of server seconds per full call
+}
+
+func newEngine(c *Client, et EntityTypeID, cfg importConfig, flight context.Context) *engine {
+	e := &engine{c: c, et: et, cfg: cfg, flight: flight, start: cfg.now(),
+		slots: make(chan struct{}, cfg.concurrency),
+		packs: make(chan struct{}, min(maxPacksInFlight, cfg.concurrency))}
+	e.counts.Total = cfg.total
+	return e
+}
+
+// run validates and chunks the input, dispatches calls and closes out when
+// every result has been sent.
+func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []ItemResult) {
+	defer close(out)
+	defer e.inflight.Wait()
+	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
+	cur := chunk{}
+	var pack []chunk // chunks waiting to travel together in one batch request
+	index := 0
+	sendPack := func() bool {
+		if len(pack) == 0 {
+			return true
+		}
+		u := pack
+		pack = nil
+		return e.dispatch(ctx, u, out)
+	}
+	flush := func() bool {
+		if len(cur.items) == 0 {
+			return true
+		}
+		if len(pack) > 0 && pack[0].history != cur.history && !sendPack() {
+			return false
+		}
+		pack = append(pack, cur)
+		cur = chunk{}
+		if len(pack) >= e.packSize() {
+			return sendPack()
+		}
+		return true
+	}
+	stopped := false
+	for it := range items {
+		if stopped || ctx.Err() != nil {
+			break // rows not read are not sent; BatchImport reports them
+		}
+		i := index
+		index++
+		if ierr := v.check(&it); ierr != nil {
+			ierr.Index = i
+			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
+			continue
+		}
+		p := pendingItem{index: i, item: it}
+		p.key, p.keyed = dedupKeyOf(e.et, &it)
+		hist := !it.CreatedTime.IsZero()
+		if hist != cur.history && len(cur.items) > 0 && !flush() {
+			stopped = true
+		}
+		cur.history = hist
+		cur.items = append(cur.items, p)
+		if !stopped && len(cur.items) == e.cfg.chunkSize && !flush() {
+			stopped = true
+		}
+	}
+	if !stopped && flush() && sendPack() {
+		return
+	}
+	// Rows read but never dispatched.
+	var left []pendingItem
+	for _, ch := range pack {
+		left = append(left, ch.items...)
+	}
+	left = append(left, cur.items...)
+	e.emit(out, notSent(left, e.stopCause(ctx)))
+}
+
+// stopCause is why the import stopped sending.
+func (e *engine) stopCause(ctx context.Context) error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	if e.fatal != nil {
+		return e.fatal
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrImportStopped
+}
+
+// dispatch waits for a slot and runs unit (one chunk, or several packed
+// into one batch request) in the background. A history unit takes every
+// slot, so it runs alone and after everything before it. It returns false
+// (and reports the unit as not sent) when the import is stopping.
+func (e *engine) dispatch(ctx context.Context, unit []chunk, out chan<- []ItemResult) bool {
+	history := unit[0].history
+	need := 1
+	if history {
+		need = cap(e.slots)
+	}
+	got, packed := 0, false
+	release := func() {
+		for range got {
+			<-e.slots
+		}
+		if packed {
+			<-e.packs
+		}
+	}
+	unitItems := func() []pendingItem {
+		var all []pendingItem
+		for _, ch := range unit {
+			all = append(all, ch.items...)
+		}
+		return all
+	}
+	if len(unit) > 1 && !history {
+		select {
+		case e.packs <- struct{}{}:
+			packed = true
+		case <-ctx.Done():
+			e.emit(out, notSent(unitItems(), ctx.Err()))
+			return false
+		}
+	}
+	for got < need {
+		select {
+		case e.slots <- struct{}{}:
+			got++
+		case <-ctx.Done():
+			release()
+			e.emit(out, notSent(unitItems(), ctx.Err()))
+			return false
+		}
+	}
+	if e.stopped() {
+		release()
+		e.emit(out, notSent(unitItems(), e.stopCause(ctx)))
+		return false
+	}
+	if history {
+		// Holding every slot, it runs alone; running it here keeps the next
+		// history rows from starting before it ends.
+		e.emit(out, e.importUnit(ctx, unit))
+		release()
+		return !e.stopped() && ctx.Err() == nil
+	}
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		defer release()
+		e.emit(out, e.importUnit(ctx, unit))
+	}()
+	return true
+}
+
+func (e *engine) stopped() bool {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	return e.fatal != nil
+}
+
+// stop records err as the reason the import stops: no call is sent after
+// it, and the rows not settled end not sent with an error that matches
+// [ErrImportStopped].
+func (e *engine) stop(err error) error {
+	e.fatalMu.Lock()
+	defer e.fatalMu.Unlock()
+	if e.fatal == nil {
+		e.fatal = stopped(err)
+	}
+	return e.fatal
+}
+
+func notSent(items []pendingItem, cause error) []ItemResult {
+	rs := make([]ItemResult, len(items))
+	for i, p := range items {
+		rs[i] = ItemResult{Index: p.index, Status: ItemNotSent, Err: cause}
+	}
+	return rs
+}
+
+// emit counts results, reports progress and hands them to the consumer.
+func (e *engine) emit(out chan<- []ItemResult, rs []ItemResult) {
+	if len(rs) == 0 {
+		return
+	}
+	e.mu.Lock()
+	for _, r := range rs {
+		e.counts.Done++
+		switch r.Status {
+		case ItemImported:
+			e.counts.Imported++
+		case ItemRejected:
+			e.counts.Rejected++
+		case ItemUnknown:
+			e.counts.Unknown++
+		default:
+			e.counts.NotSent++
+		}
+	}
+	if e.cfg.progress != nil {
+		p := e.counts
+		p.Elapsed = e.cfg.now().Sub(e.start)
+		if secs := p.Elapsed.Seconds(); secs > 0 {
+			p.ItemsPerSecond = float64(p.Done) / secs
+		}
+		if p.Total > 0 && p.ItemsPerSecond > 0 && p.Total > p.Done {
+			p.ETA = time.Duration(float64(p.Total-p.Done) / p.ItemsPerSecond * float64(time.Second))
+		}
+		e.cfg.progress(p)
+	}
+	e.mu.Unlock()
+	out <- rs
+}
+
+// observeCost folds the server time of a call of n rows into the average
+// cost of a full call.
+func (e *engine) observeCost(seconds float64, n int) {
+	if seconds <= 0 || n <= 0 {
+		return
+	}
+	full := seconds * float64(e.cfg.chunkSize) / float64(n)
+	e.costMu.Lock()
+	if e.cmdCost == 0 {
+		e.cmdCost = full
+	} else {
+		e.cmdCost = 0.8*e.cmdCost + 0.2*full
+	}
+	e.costMu.Unlock()
+}
+
+func (e *engine) callCost() float64 {
+	e.costMu.Lock()
+	defer e.costMu.Unlock()
+	return e.cmdCost
+}
+
+// packSize is how many chunks the next request should carry.
+func (e *engine) packSize() int {
+	n := e.cfg.packing
+	if n == 1 {
+		return 1
+	}
+	auto := n == 0
+	if auto {
+		n = maxBatchCommands
+	}
+	cost := e.callCost()
+	if cost > 0 {
+		n = min(n, max(1, int(packTimeTarget/cost)))
+	}
+	if !auto {
+		return n
+	}
+	if cost <= 0 || e.c.rate <= 0 || e.c.opRate <= 0 {
+		return 1 // measure a few plain calls first
+	}
+	reqCeiling := e.c.rate * float64(e.cfg.chunkSize)         // items/s
+	opCeiling := e.c.opRate * float64(e.cfg.chunkSize) / cost // items/s
+	if opCeiling <= reqCeiling*1.05 {
+		return 1 // operating time binds: packing would not help
+	}
+	return min(n, max(2, int(math.Ceil(opCeiling/reqCeiling*1.25))))
+}
+
+// importUnit imports one dispatched unit: a chunk as a plain call, several
+// as one batch request.
+func (e *engine) importUnit(ctx context.Context, unit []chunk) []ItemResult {
+	if len(unit) == 1 {
+		return e.importRows(ctx, unit[0].items)
+	}
+	return e.importPack(ctx, unit)
+}

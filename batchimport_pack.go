@@ -1,0 +1,180 @@
+package b24
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/b24kit/b24/internal/phpquery"
+	"github.com/b24kit/b24/internal/wire"
+)
+
+// importPack sends several chunks as commands of one batch request and
+// hands each command's outcome to [engine.settle], which applies the same
+// rules as to a plain call. History packs run with halt=1, so a failed
+// command stops the ones after it and the rows keep their order.
+func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
+	history := unit[0].history
+	cmds := make(map[string]string, len(unit))
+	var packed, plain []chunk
+	for i, ch := range unit {
+		cmd, err := encodeImportCommand(e.et, ch.items, e.cfg.originalUFNames)
+		if err != nil {
+			plain = append(plain, ch)
+			continue
+		}
+		ch.cmdID = "c" + strconv.Itoa(i) // never numeric: PHP would turn the sections into lists
+		cmds[ch.cmdID] = cmd
+		packed = append(packed, ch)
+	}
+	var results []ItemResult
+	if len(packed) < 2 || (history && len(plain) > 0) {
+		for _, ch := range unit {
+			results = append(results, e.importRows(ctx, ch.items)...)
+		}
+		return results
+	}
+	if ctx.Err() != nil || e.stopped() {
+		for _, ch := range unit {
+			results = append(results, notSent(ch.items, e.stopCause(ctx))...)
+		}
+		return results
+	}
+	halt := 0
+	if history {
+		halt = 1
+	}
+	req, err := newRequest("batch", map[string]any{"halt": halt, "cmd": cmds})
+	if err != nil {
+		for _, ch := range unit {
+			results = append(results, e.importRows(ctx, ch.items)...)
+		}
+		return results
+	}
+	// The request weighs as many calls on the budget as it carries.
+	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
+	req.timeOf, req.blockedOf = batchTime, batchBlocked
+	env, err := e.c.do(ctx, req)
+	var answer *wire.BatchAnswer
+	if err == nil {
+		if answer, err = wire.DecodeBatchAnswer(env.Result); err != nil {
+			err = &OutcomeUnknownError{Method: "batch", Err: errors.New("b24: unreadable batch answer")}
+		}
+	}
+	halted := false
+	for _, ch := range packed {
+		out := &callOutcome{err: err, from: fromBatch}
+		if err == nil {
+			out = e.commandOutcome(answer, ch, history, &halted)
+		}
+		results = append(results, e.settle(ctx, ch.items, out)...)
+	}
+	for _, ch := range plain {
+		results = append(results, e.importRows(ctx, ch.items)...)
+	}
+	return results
+}
+
+// commandOutcome is what became of one command of a batch answer. With
+// halt=1 a failed command stops the ones after it: they did not run.
+func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, halted *bool) *callOutcome {
+	id := ch.cmdID
+	if rt := a.ResultTime[id]; rt != nil {
+		e.observeCost(rt.Processing, len(ch.items))
+	}
+	if raw, ok := a.Result[id]; ok {
+		return &callOutcome{result: raw, from: fromCommand}
+	}
+	if ce, ok := a.ResultError[id]; ok {
+		*halted = *halted || history
+		return &callOutcome{from: fromCommand, err: &APIError{StatusCode: 200, Code: string(ce.Error),
+			Description: string(ce.ErrorDescription), Method: methodBatchImport}}
+	}
+	if *halted {
+		return &callOutcome{from: fromCommand, err: &notRunError{method: methodBatchImport}}
+	}
+	return &callOutcome{from: fromCommand, err: &OutcomeUnknownError{Method: "batch",
+		Err: errors.New("b24: the batch answer has no result for a command")}}
+}
+
+// batchTime reports a packed request to the operating budget: the reading
+// of the latest window position and, within it, the largest (commands run
+// one after another and their finish stamps can tie), and the commands'
+// total server time as the cost.
+func batchTime(env *wire.Envelope) *ResponseTime {
+	a, err := wire.DecodeBatchAnswer(env.Result)
+	if err != nil || len(a.ResultTime) == 0 {
+		return env.Time
+	}
+	var t ResponseTime
+	total := 0.0
+	for _, rt := range a.ResultTime {
+		if rt == nil {
+			continue
+		}
+		total += rt.Processing
+		if !rt.HasOperating {
+			continue
+		}
+		newer := rt.OperatingResetAt.After(t.OperatingResetAt)
+		same := rt.OperatingResetAt.Equal(t.OperatingResetAt)
+		if !t.HasOperating || newer || same && (rt.Operating > t.Operating || rt.Operating == t.Operating && rt.Finish > t.Finish) {
+			t = *rt
+		}
+	}
+	t.Processing = total
+	return &t
+}
+
+// batchBlocked reports whether the portal refused a command of a packed
+// request with OPERATION_TIME_LIMIT, so the budget holds the method.
+func batchBlocked(env *wire.Envelope) bool {
+	a, err := wire.DecodeBatchAnswer(env.Result)
+	if err != nil {
+		return false
+	}
+	for _, ce := range a.ResultError {
+		if errors.Is(&APIError{Code: string(ce.Error)}, ErrOperationTimeLimit) {
+			return true
+		}
+	}
+	return false
+}
+
+// encodeImportCommand renders one crm.item.batchImport call as a batch
+// command string. It fails with phpquery.ErrNotPackable when an item holds batch
+// placeholder text or the command would pass phpquery.MaxCommandVars.
+func encodeImportCommand(et EntityTypeID, items []pendingItem, originalUFNames bool) (string, error) {
+	buf := make([]byte, 0, 1024*len(items))
+	buf = append(buf, "crm.item.batchImport?entityTypeId="...)
+	buf = strconv.AppendInt(buf, int64(et), 10)
+	if originalUFNames {
+		buf = append(buf, "&useOriginalUfNames=Y"...)
+	}
+	vars := 0
+	var js []byte
+	for i, p := range items {
+		var err error
+		if js, err = p.item.appendJSON(js[:0]); err != nil {
+			return "", phpquery.ErrNotPackable
+		}
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return "", phpquery.ErrNotPackable
+		}
+		before := vars
+		if buf, err = phpquery.Append(buf, "data["+strconv.Itoa(i)+"]", v, &vars); err != nil {
+			return "", phpquery.ErrNotPackable
+		}
+		// An item with no pairs would vanish from data and shift the
+		// answers of the items after it.
+		if vars == before || vars > phpquery.MaxCommandVars {
+			return "", phpquery.ErrNotPackable
+		}
+	}
+	return string(buf), nil
+}
