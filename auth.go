@@ -85,6 +85,8 @@ var (
 // "https://example.bitrix24.com/rest/1/abcdef123/". The trailing slash is
 // optional and a method pasted after the secret ("…/abcdef123/profile.json")
 // is dropped. Errors match [ErrInvalidInput] and never repeat the secret.
+//
+// API docs: https://apidocs.bitrix24.com/local-integrations/local-webhooks.html
 func NewWebhook(webhookURL string) (*Webhook, error) {
 	raw := strings.TrimSpace(webhookURL)
 	if raw == "" {
@@ -232,6 +234,8 @@ type TokenStore interface {
 // answers expired_token; concurrent callers share a single refresh. An OAuth
 // is safe for concurrent use and may be shared by several clients of the
 // same portal.
+//
+// API docs: https://apidocs.bitrix24.com/settings/oauth/index.html, https://apidocs.bitrix24.com/settings/oauth/auto-renewal.html
 type OAuth struct {
 	endpoint *url.URL
 	tokenURL *url.URL

@@ -168,6 +168,8 @@ func WithTotal(n int) ImportOption {
 // encoded: booleans in Fields become Y/N and empty lists are left out; a
 // call whose values contain batch placeholder text ("$result[") or that
 // would need more than 900 form variables is sent on its own instead.
+//
+// API docs: https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html
 func WithPacking(n int) ImportOption {
 	return func(c *importConfig) error {
 		if n < 0 || n > maxBatchCommands {
@@ -192,6 +194,8 @@ func WithPacking(n int) ImportOption {
 // looks those keys up with crm.item.list, marks the rows that exist as
 // imported with their real IDs and resends only the missing ones. Without
 // keys such rows end [ItemUnknown]; nothing is ever resent blindly.
+//
+// API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTypeID, items []Item, opts ...ImportOption) (*BatchImportResult, error) {
 	res := &BatchImportResult{Items: make([]ItemResult, len(items))}
 	for i := range res.Items {
@@ -254,6 +258,8 @@ func summarize(res *BatchImportResult, cause error) error {
 //
 // A problem with the options or the entity type is yielded once as a
 // result with Index -1 and Status ItemNotSent before anything is read.
+//
+// API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeID, items iter.Seq[Item], opts ...ImportOption) iter.Seq[ItemResult] {
 	return func(yield func(ItemResult) bool) {
 		cfg := importConfig{concurrency: DefaultConcurrency, chunkSize: MaxBatchImportSize, total: -1, now: time.Now}

@@ -27,6 +27,8 @@ const defaultMaxResponseBytes = 64 << 20
 // included, passes through the same pipeline: the request-rate limiter, the
 // per-method operating-time budget, then HTTP. A Client is safe for
 // concurrent use by multiple goroutines; create one per portal and share it.
+//
+// API docs: https://apidocs.bitrix24.com/settings/how-to-call-rest-api/index.html
 type Client struct {
 	creds     Credentials
 	transport *transport.Transport
@@ -88,6 +90,8 @@ func WithHTTPClient(hc *http.Client) Option {
 // Bitrix24 cloud plans; Enterprise plans allow 5 and 250. The client keeps a
 // small safety margin under burst (a tenth, at least one request) so that
 // network jitter cannot push the portal's own bucket over its edge.
+//
+// API docs: https://apidocs.bitrix24.com/limits.html
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) error {
 		if !(perSecond > 0) || perSecond > 1e9 {
@@ -104,6 +108,8 @@ func WithRateLimit(perSecond float64, burst int) Option {
 // WithOperatingLimit sets the per-method operating-time budget: at most budget
 // seconds of server time per method within window. The default is 480 s per
 // 10 minutes, the cloud's value.
+//
+// API docs: https://apidocs.bitrix24.com/limits.html
 func WithOperatingLimit(budget, window time.Duration) Option {
 	return func(c *config) error {
 		if budget <= 0 || window <= 0 {
@@ -286,6 +292,8 @@ func checkMethod(method string) error {
 // (ignored when nil). Requests refused before execution are retried per the
 // [RetryPolicy]; a write whose outcome is unknown is not repeated and
 // returns an error matching [ErrOutcomeUnknown].
+//
+// API docs: https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
 	if ctx == nil {
 		return invalidInput("Call: nil context")

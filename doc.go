@@ -59,7 +59,10 @@
 // ...), which are chosen by error code, not HTTP status, because the portal
 // sends the same code with several statuses. Per-item refusals are
 // [*ItemError] values inside [ItemResult.Err]; an import that did not import
-// everything returns an [*ImportError] with the counts. Requests refused
+// everything returns an [*ImportError] with the counts. When an import stops
+// because no further call could succeed (credentials, permission, an unknown
+// entity type, a portal that moved or cannot be reached), the rows it did not
+// settle end [ItemNotSent] with an error matching [ErrImportStopped]. Requests refused
 // before execution are retried with backoff; a write whose outcome is
 // unknown is never repeated blindly. All error texts start with "b24:" and
 // never contain a secret.

@@ -101,6 +101,8 @@ func sentinelForCode(code string) error {
 // APIError is a top-level error envelope from the portal:
 // {"error": CODE, "error_description": TEXT} with the HTTP status it came with.
 // Use errors.Is with the Err* sentinels rather than comparing Code by hand.
+//
+// API docs: https://apidocs.bitrix24.com/error-codes.html
 type APIError struct {
 	StatusCode  int    // HTTP status; 200 for errors reported inside a batch
 	Code        string // portal error code, e.g. "ACCESS_DENIED" or "100"
@@ -166,6 +168,8 @@ func (e *APIError) failureClass() failureClass {
 // TokenError is an error answer from the OAuth token endpoint during a
 // refresh. It matches [ErrInvalidGrant] or [ErrInvalidClient] when the
 // application must be authorised again.
+//
+// API docs: https://apidocs.bitrix24.com/settings/oauth/error-codes.html
 type TokenError struct {
 	StatusCode  int
 	Code        string // e.g. "invalid_grant"

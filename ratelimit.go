@@ -15,6 +15,8 @@ import (
 // sent or ctx is done. Implementations must be safe for concurrent use;
 // share one between all clients of a portal (and source IP), because the
 // portal counts requests per portal, not per client.
+//
+// API docs: https://apidocs.bitrix24.com/limits.html
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
@@ -59,6 +61,8 @@ func (b *tokenBucket) Wait(ctx context.Context) error {
 // that the caller must call once with the answer's time block (nil when the
 // answer had none) and whether the portal refused the call with
 // OPERATION_TIME_LIMIT. Implementations must be safe for concurrent use.
+//
+// API docs: https://apidocs.bitrix24.com/limits.html
 type OperatingBudget interface {
 	Acquire(ctx context.Context, method string, n int) (release func(t *ResponseTime, blocked bool), err error)
 }
