@@ -76,6 +76,9 @@ type Webhook struct {
 	userID string
 }
 
+// methodRe accepts REST method names such as "crm.item.batchImport".
+var methodRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
+
 var (
 	webhookUserRe   = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
 	webhookSecretRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strings"
 	"time"
 
@@ -276,9 +275,6 @@ func isNilCreds(c Credentials) bool {
 	}
 	return false
 }
-
-// methodRe accepts REST method names such as "crm.item.batchImport".
-var methodRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$`)
 
 func checkMethod(method string) error {
 	if len(method) == 0 || len(method) > 200 || !methodRe.MatchString(method) {
