@@ -48,25 +48,33 @@ func TestBatchImportStopsOnFatalErrors(t *testing.T) {
 	})
 }
 
+// TestBatchImportCancellation cancels after the second call (or pack of
+// two calls) of 20 rows: every stored row is reported imported, the rest
+// not sent, none unknown. The packing is fixed, because automatic packing
+// may send all 400 rows in the second request, leaving nothing to cancel.
 func TestBatchImportCancellation(t *testing.T) {
-	srv := fakePortal(t)
-	c := fastClient(t, srv)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var once sync.Once
-	items := deals(400, false)
-	res, err := c.CRMItem.BatchImport(ctx, b24.EntityDeal, items, b24.WithConcurrency(1),
-		b24.WithProgress(func(p b24.Progress) {
-			if p.Done >= 40 {
-				once.Do(cancel)
-			}
-		}))
-	assert.ErrorIs(t, err, context.Canceled)
-	imp, _, unk, ns := res.Counts()
-	assert.Zero(t, unk)
-	assert.Positive(t, ns)
-	assert.Equal(t, imp, srv.ItemCount(b24.EntityDeal), "every stored item is reported imported")
-	assert.Equal(t, len(items), imp+ns)
+	for name, packing := range map[string]int{"plain calls": 1, "packed calls": 2} {
+		t.Run(name, func(t *testing.T) {
+			srv := fakePortal(t)
+			c := fastClient(t, srv)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var once sync.Once
+			items := deals(400, false)
+			res, err := c.CRMItem.BatchImport(ctx, b24.EntityDeal, items, b24.WithConcurrency(1), b24.WithPacking(packing),
+				b24.WithProgress(func(p b24.Progress) {
+					if p.Done >= 40 {
+						once.Do(cancel)
+					}
+				}))
+			assert.ErrorIs(t, err, context.Canceled)
+			imp, _, unk, ns := res.Counts()
+			assert.Zero(t, unk)
+			assert.Positive(t, ns)
+			assert.Equal(t, imp, srv.ItemCount(b24.EntityDeal), "every stored item is reported imported")
+			assert.Equal(t, len(items), imp+ns)
+		})
+	}
 }
 
 func TestBatchImportParallelCallsOnOneClient(t *testing.T) {
@@ -102,19 +110,37 @@ func TestBatchImportHistoryInOrder(t *testing.T) {
 	assertIDsAscending(t, res)
 }
 
+// TestBatchImportProgress: a report after every finished request, never
+// going back, the last one complete. The packing is fixed, because
+// automatic packing starts once the first call is measured, so the number
+// of requests would depend on timing.
 func TestBatchImportProgress(t *testing.T) {
-	srv := fakePortal(t)
-	c := fastClient(t, srv)
-	var last b24.Progress
-	calls := 0
-	_, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(100, false), b24.WithProgress(func(p b24.Progress) {
-		calls++
-		assert.GreaterOrEqual(t, p.Done, last.Done, "progress never goes back")
-		last = p
-	}))
-	require.NoError(t, err)
-	assert.Equal(t, 5, calls, "one report per call")
-	assert.Equal(t, 100, last.Total)
-	assert.Equal(t, 100, last.Done)
-	assert.Equal(t, 100, last.Imported)
+	run := func(t *testing.T, packing int) (calls int, last b24.Progress, requests int) {
+		srv := fakePortal(t)
+		c := fastClient(t, srv)
+		_, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(100, false), b24.WithPacking(packing),
+			b24.WithProgress(func(p b24.Progress) {
+				calls++
+				assert.GreaterOrEqual(t, p.Done, last.Done, "progress never goes back")
+				last = p
+			}))
+		require.NoError(t, err)
+		return calls, last, len(srv.Requests())
+	}
+	t.Run("plain calls", func(t *testing.T) {
+		calls, last, _ := run(t, 1)
+		assert.Equal(t, 5, calls, "one report per call")
+		assert.Equal(t, 100, last.Total)
+		assert.Equal(t, 100, last.Done)
+		assert.Equal(t, 100, last.Imported)
+	})
+	t.Run("packed calls", func(t *testing.T) {
+		// The five calls travel in one batch request, which reports once.
+		calls, last, requests := run(t, 5)
+		assert.Equal(t, 1, requests)
+		assert.Equal(t, requests, calls, "one report per request")
+		assert.Equal(t, 100, last.Total)
+		assert.Equal(t, 100, last.Done)
+		assert.Equal(t, 100, last.Imported)
+	})
 }
