@@ -1,9 +1,7 @@
 package b24
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,93 +9,58 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-const (
-	testClientSecret = "canaryclientsecret0815"
-	testRefresh      = "canaryrefresh-0"
-	testAccess       = "canaryaccess-0"
-)
-
-// oauthPortal is a REST endpoint plus token endpoint with rotating pairs.
-type oauthPortal struct {
-	rest, token *httptest.Server
-	mu          sync.Mutex
-	access      string // the only valid access token
-	refresh     string // the only valid refresh token
-	gen         int
-	refreshes   atomic.Int64
-	calls       atomic.Int64
-	gate        chan struct{} // if set, the token endpoint waits for it
-	failGrant   bool
-}
-
-func newOAuthPortal(t *testing.T) *oauthPortal {
-	t.Helper()
-	p := &oauthPortal{access: testAccess, refresh: testRefresh}
-	p.rest = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.calls.Add(1)
-		var body struct {
-			Auth string `json:"auth"`
-		}
-		buf := new(bytes.Buffer)
-		_, _ = buf.ReadFrom(r.Body)
-		_ = json.Unmarshal(buf.Bytes(), &body)
-		p.mu.Lock()
-		valid := body.Auth == p.access
-		p.mu.Unlock()
-		if !valid {
-			apiError(w, 401, "expired_token", "The access token provided has expired.")
-			return
-		}
-		ok(w, map[string]any{"ID": "1"})
-	}))
-	p.token = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.refreshes.Add(1)
-		if p.gate != nil {
-			<-p.gate
-		}
-		q := r.URL.Query()
-		if q.Get("client_secret") != testClientSecret {
-			apiError(w, 401, "invalid_client", "Invalid client secret")
-			return
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.failGrant || q.Get("grant_type") != "refresh_token" || q.Get("refresh_token") != p.refresh {
-			apiError(w, 400, "invalid_grant", "Invalid grant "+q.Get("refresh_token"))
-			return
-		}
-		p.gen++
-		p.access = fmt.Sprintf("canaryaccess-%d", p.gen)
-		p.refresh = fmt.Sprintf("canaryrefresh-%d", p.gen)
-		writeJSON(w, 200, map[string]any{
-			"access_token": p.access, "refresh_token": p.refresh, "expires_in": 3600,
-			"expires": time.Now().Add(time.Hour).Unix(), "domain": "oauth.bitrix.info",
+func TestNewWebhook(t *testing.T) {
+	valid := []struct{ in, base string }{
+		{"https://portal.example.com/rest/1/abc123/", "https://portal.example.com/rest/1/abc123/"},
+		{"https://portal.example.com/rest/1/abc123", "https://portal.example.com/rest/1/abc123/"},
+		{"https://portal.example.com/rest/1/abc123/profile.json", "https://portal.example.com/rest/1/abc123/"},
+		{"https://portal.example.com/rest/1/abc123/crm.item.add", "https://portal.example.com/rest/1/abc123/"},
+		{"  https://portal.example.com:8443/rest/12/Ab_9/  ", "https://portal.example.com:8443/rest/12/Ab_9/"},
+		{"https://portal.example.com/sub/rest/7/x1?foo=bar", "https://portal.example.com/sub/rest/7/x1/"},
+		{"http://127.0.0.1:8080/rest/1/s/", "http://127.0.0.1:8080/rest/1/s/"},
+	}
+	for _, tc := range valid {
+		t.Run("valid "+tc.in, func(t *testing.T) {
+			w, err := NewWebhook(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.base, w.base.String())
+			segs := strings.Split(w.base.Path, "/")
+			assert.NotContains(t, w.String(), "/"+segs[len(segs)-2]+"/", "String must hide the secret")
+			assert.True(t, strings.HasSuffix(w.String(), "/***/"), w.String())
 		})
-	}))
-	t.Cleanup(p.rest.Close)
-	t.Cleanup(p.token.Close)
-	return p
-}
-
-func (p *oauthPortal) config(tok Token) OAuthConfig {
-	return OAuthConfig{
-		Endpoint: p.rest.URL + "/rest/", ClientID: "app.1", ClientSecret: testClientSecret,
-		TokenURL: p.token.URL + "/oauth/token/", Token: tok,
+	}
+	invalid := []string{
+		"", "   ", "portal.example.com/rest/1/abc/", "/rest/1/abc/", "ftp://portal.example.com/rest/1/abc/",
+		"https:///rest/1/abc/", "https://portal.example.com/", "https://portal.example.com/rest/1/",
+		"https://portal.example.com/rest//abc/", "https://user:pw@portal.example.com/rest/1/abc/",
+		"https://portal.example.com/rest/1/ab%20c/", "https://portal.example.com/rest/1/abc/crm.item.add/extra",
+		"https://portal.example.com/rest/1/abc/bad method", "://bad",
+	}
+	for _, in := range invalid {
+		t.Run("invalid "+in, func(t *testing.T) {
+			_, err := NewWebhook(in)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidInput)
+			assert.True(t, strings.HasPrefix(err.Error(), "b24: "), err.Error())
+			if strings.Contains(in, "abc") {
+				assert.NotContains(t, err.Error(), "abc")
+			}
+		})
 	}
 }
 
-func (p *oauthPortal) expireAccess() {
-	p.mu.Lock()
-	p.access = "revoked"
-	p.mu.Unlock()
+func TestWebhookStringRedactsSecret(t *testing.T) {
+	w, err := NewWebhook("https://p.example.com/rest/1/" + testSecret + "/")
+	require.NoError(t, err)
+	assert.Equal(t, "https://p.example.com/rest/1/***/", w.String())
 }
 
 func TestNewOAuthValidates(t *testing.T) {
@@ -139,9 +102,9 @@ func TestNewOAuthValidates(t *testing.T) {
 }
 
 func TestOAuthRefreshOnExpiredToken(t *testing.T) {
-	p := newOAuthPortal(t)
+	p := newPortal(t, answerTrue, withOAuth())
 	var saved []Token
-	cfg := p.config(Token{AccessToken: "stale", RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)})
+	cfg := p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)})
 	cfg.OnRefresh = func(_ context.Context, tok Token) error { saved = append(saved, tok); return nil }
 	o, err := NewOAuth(cfg)
 	require.NoError(t, err)
@@ -155,8 +118,8 @@ func TestOAuthRefreshOnExpiredToken(t *testing.T) {
 }
 
 func TestOAuthRefreshBeforeExpiry(t *testing.T) {
-	p := newOAuthPortal(t)
-	o, err := NewOAuth(p.config(Token{AccessToken: testAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(30 * time.Second)}))
+	p := newPortal(t, answerTrue, withOAuth())
+	o, err := NewOAuth(p.oauthConfig(Token{AccessToken: testAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(30 * time.Second)}))
 	require.NoError(t, err)
 	c, _ := testClient(t, o)
 	require.NoError(t, c.Call(t.Context(), "profile", nil, nil))
@@ -165,9 +128,9 @@ func TestOAuthRefreshBeforeExpiry(t *testing.T) {
 }
 
 func TestOAuthSingleFlightRefresh(t *testing.T) {
-	p := newOAuthPortal(t)
+	p := newPortal(t, answerTrue, withOAuth())
 	p.gate = make(chan struct{})
-	o, err := NewOAuth(p.config(Token{AccessToken: testAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}))
+	o, err := NewOAuth(p.oauthConfig(Token{AccessToken: testAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
 	c, _ := testClient(t, o)
 	p.expireAccess()
@@ -194,10 +157,10 @@ func TestOAuthSingleFlightRefresh(t *testing.T) {
 }
 
 func TestOAuthWaiterRespectsOwnContext(t *testing.T) {
-	p := newOAuthPortal(t)
+	p := newPortal(t, answerTrue, withOAuth())
 	p.gate = make(chan struct{})
 	defer close(p.gate)
-	o, err := NewOAuth(p.config(Token{AccessToken: "stale", RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}))
+	o, err := NewOAuth(p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}))
 	require.NoError(t, err)
 	c, _ := testClient(t, o)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -210,9 +173,9 @@ func TestOAuthWaiterRespectsOwnContext(t *testing.T) {
 
 func TestOAuthRefreshFailures(t *testing.T) {
 	t.Run("invalid_grant is typed and not retried", func(t *testing.T) {
-		p := newOAuthPortal(t)
+		p := newPortal(t, answerTrue, withOAuth())
 		p.failGrant = true
-		o, err := NewOAuth(p.config(Token{AccessToken: "stale", RefreshToken: testRefresh}))
+		o, err := NewOAuth(p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh}))
 		require.NoError(t, err)
 		c, _ := testClient(t, o)
 		err = c.Call(t.Context(), "profile", nil, nil)
@@ -224,8 +187,8 @@ func TestOAuthRefreshFailures(t *testing.T) {
 		assert.NotContains(t, err.Error(), testRefresh, "the refresh token echoed by the server is redacted")
 	})
 	t.Run("invalid_client is typed", func(t *testing.T) {
-		p := newOAuthPortal(t)
-		cfg := p.config(Token{AccessToken: "stale", RefreshToken: testRefresh})
+		p := newPortal(t, answerTrue, withOAuth())
+		cfg := p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh})
 		cfg.ClientSecret = "wrong-secret"
 		o, err := NewOAuth(cfg)
 		require.NoError(t, err)
@@ -236,10 +199,10 @@ func TestOAuthRefreshFailures(t *testing.T) {
 		assert.NotContains(t, err.Error(), "wrong-secret")
 	})
 	t.Run("OnRefresh failure stops the call and the pair is offered again", func(t *testing.T) {
-		p := newOAuthPortal(t)
+		p := newPortal(t, answerTrue, withOAuth())
 		fail := true
 		var saved []string
-		cfg := p.config(Token{AccessToken: "stale", RefreshToken: testRefresh})
+		cfg := p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh})
 		cfg.OnRefresh = func(_ context.Context, tok Token) error {
 			if fail {
 				return errors.New("disk full")
@@ -290,12 +253,12 @@ func (s *memStore) Lock(context.Context) (func(), error) {
 }
 
 func TestOAuthSharedStoreRefreshesOnce(t *testing.T) {
-	p := newOAuthPortal(t)
+	p := newPortal(t, answerTrue, withOAuth())
 	start := Token{AccessToken: testAccess, RefreshToken: testRefresh, Expiry: time.Now().Add(time.Hour)}
 	store := &memStore{tok: start}
 	var clients []*Client
 	for range 3 {
-		cfg := p.config(start)
+		cfg := p.oauthConfig(start)
 		cfg.Store = store
 		o, err := NewOAuth(cfg)
 		require.NoError(t, err)
@@ -321,13 +284,12 @@ func TestOAuthSharedStoreRefreshesOnce(t *testing.T) {
 // TestNoSecretInLogsOrErrors runs the client's scenarios with a debug
 // logger and scans everything captured for the canary secrets.
 func TestNoSecretInLogsOrErrors(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var buf testutil.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var errs []string
 
-	p := newOAuthPortal(t)
-	o, err := NewOAuth(p.config(Token{AccessToken: "stale", RefreshToken: testRefresh}))
+	p := newPortal(t, answerTrue, withOAuth())
+	o, err := NewOAuth(p.oauthConfig(Token{AccessToken: "stale", RefreshToken: testRefresh}))
 	require.NoError(t, err)
 	c, _ := testClient(t, o, WithLogger(logger))
 	require.NoError(t, c.Call(t.Context(), "profile", nil, nil))
@@ -367,23 +329,10 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		errs = append(errs, err.Error())
 	}
 
-	mu.Lock()
 	captured := buf.String() + strings.Join(errs, "\n")
-	mu.Unlock()
 	require.NotEmpty(t, buf.String(), "the debug logger must have recorded the attempts")
 	require.NotEmpty(t, errs)
 	for _, secret := range []string{testSecret, testClientSecret, testRefresh, "canaryrefresh-1", "canaryaccess-1", testAccess} {
 		assert.NotContains(t, captured, secret)
 	}
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -23,11 +23,9 @@ import (
 // quietPortal is a fake portal whose request count must stay at zero.
 func quietPortal(t *testing.T) *b24test.Server {
 	t.Helper()
-	srv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit())
-	t.Cleanup(func() {
-		assert.Zero(t, srv.Stats().Requests, "bad input must not send anything")
-		srv.Close()
-	})
+	srv := fakePortal(t)
+	// Cleanups run last first: this one sees the portal before it closes.
+	t.Cleanup(func() { assert.Zero(t, srv.Stats().Requests, "bad input must not send anything") })
 	return srv
 }
 

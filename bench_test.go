@@ -143,9 +143,7 @@ func BenchmarkBatchImport(b *testing.B) {
 	// a new connection (the default transport keeps 2 per host).
 	b.Run("canned-pooled", func(b *testing.B) { run(b, cannedPortal(b, b24.WithHTTPClient(pooledHTTP(b)))) })
 	b.Run("b24test", func(b *testing.B) {
-		srv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit(), b24test.WithoutRequestLog())
-		b.Cleanup(srv.Close)
-		run(b, srv.Client())
+		run(b, fakePortal(b, b24test.WithoutRequestLog()).Client())
 	})
 }
 

@@ -6,15 +6,13 @@ import (
 	"testing"
 
 	"github.com/b24kit/b24"
-	"github.com/b24kit/b24/b24test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestCRMItemServiceFieldsAgainstTheFake(t *testing.T) {
-	srv := b24test.NewServer()
-	t.Cleanup(srv.Close)
-	fields, err := srv.Client().CRMItem.Fields(t.Context(), b24.EntityDeal)
+	srv := fakePortal(t)
+	fields, err := fastClient(t, srv).CRMItem.Fields(t.Context(), b24.EntityDeal)
 	require.NoError(t, err)
 	title := fields["title"]
 	assert.Equal(t, "title", title.Name)
@@ -25,7 +23,7 @@ func TestCRMItemServiceFieldsAgainstTheFake(t *testing.T) {
 	assert.Equal(t, "crm_status", fields["stageId"].Type)
 	assert.False(t, title.IsUserField())
 
-	_, err = srv.Client().CRMItem.Fields(t.Context(), 0)
+	_, err = fastClient(t, srv).CRMItem.Fields(t.Context(), 0)
 	assert.ErrorIs(t, err, b24.ErrInvalidInput)
 }
 
@@ -34,8 +32,7 @@ func TestCRMItemServiceFieldsAgainstTheFake(t *testing.T) {
 // with string ids, settings as an object or as PHP's empty array, flags as
 // booleans or Y/N.
 func TestCRMItemServiceFieldsReadsUserFields(t *testing.T) {
-	srv := b24test.NewServer()
-	t.Cleanup(srv.Close)
+	srv := fakePortal(t)
 	srv.Handle("crm.item.fields", func(_ context.Context, p map[string]any) (any, error) {
 		var fields map[string]any
 		err := json.Unmarshal([]byte(`{
@@ -50,7 +47,7 @@ func TestCRMItemServiceFieldsReadsUserFields(t *testing.T) {
 		}`), &fields)
 		return map[string]any{"fields": fields}, err
 	})
-	fields, err := srv.Client().CRMItem.Fields(t.Context(), b24.EntityDeal)
+	fields, err := fastClient(t, srv).CRMItem.Fields(t.Context(), b24.EntityDeal)
 	require.NoError(t, err)
 	require.Len(t, fields, 4)
 	seg := fields["ufCrm44_1721812814433"]

@@ -6,15 +6,13 @@ import (
 	"testing"
 
 	"github.com/b24kit/b24"
-	"github.com/b24kit/b24/b24test"
 )
 
 // TestPackedNestedKeysSurvive imports items whose user-field value is an
 // object with keys bracket notation cannot carry, packed into batch
 // requests: the portal must store what a plain JSON call would store.
 func TestPackedNestedKeysSurvive(t *testing.T) {
-	srv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit())
-	t.Cleanup(srv.Close)
+	srv := fakePortal(t)
 	c := srv.Client()
 	items := make([]b24.Item, 40)
 	for i := range items {

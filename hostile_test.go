@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -21,29 +20,6 @@ import (
 // truncated, non-JSON and ill-typed answers, redirects to other hosts,
 // trickling connections, a flaky token server. Each must end in a clear
 // b24: error, with bounded memory and time, and never a panic.
-
-// rawServer starts an httptest server with h, counting requests. The
-// request body is read first, so that the server notices (through
-// r.Context) when the client hangs up.
-func rawServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
-	t.Helper()
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(strings.NewReader(string(body)))
-		h(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &n
-}
-
-func hookOn(t *testing.T, srv *httptest.Server) *Webhook {
-	t.Helper()
-	w, err := NewWebhook(srv.URL + "/rest/1/" + testSecret + "/")
-	require.NoError(t, err)
-	return w
-}
 
 // assertClean checks what every hostile answer must give: a b24: error
 // that carries no secret.
@@ -61,7 +37,7 @@ func assertClean(t *testing.T, err error) {
 func TestHostileHugeResponseIsCapped(t *testing.T) {
 	chunk := []byte(strings.Repeat("x", 64<<10))
 	var sent atomic.Int64
-	srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+	p := newPortal(t, func(w http.ResponseWriter, _ recorded) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"result":"`))
 		// 256 MiB unless the client hangs up first.
@@ -73,7 +49,7 @@ func TestHostileHugeResponseIsCapped(t *testing.T) {
 			}
 		}
 	})
-	c, _ := testClient(t, hookOn(t, srv), WithMaxResponseSize(1<<20))
+	c, _ := testClient(t, webhookFor(t, p), WithMaxResponseSize(1<<20))
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -86,23 +62,21 @@ func TestHostileHugeResponseIsCapped(t *testing.T) {
 }
 
 func TestHostileHugeTokenAnswerIsCapped(t *testing.T) {
-	tokenSrv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+	p := newPortal(t, answerTrue, withTokenHandler(func(w http.ResponseWriter, _ recorded) {
 		_, _ = w.Write([]byte(`{"access_token":"`))
 		for range 64 {
 			if _, err := w.Write([]byte(strings.Repeat("a", 64<<10))); err != nil {
 				return
 			}
 		}
-	})
-	rest, calls := rawServer(t, func(w http.ResponseWriter, r *http.Request) { ok(w, true) })
-	o, err := NewOAuth(OAuthConfig{Endpoint: rest.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-		TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{RefreshToken: testRefresh}})
+	}))
+	o, err := NewOAuth(p.oauthConfig(Token{RefreshToken: testRefresh}))
 	require.NoError(t, err)
 	c, _ := testClient(t, o)
 	err = c.Call(t.Context(), "profile", nil, nil)
 	assertClean(t, err)
 	assert.ErrorIs(t, err, ErrResponseTooLarge)
-	assert.Zero(t, calls.Load(), "no REST call without a token")
+	assert.Zero(t, p.calls.Load(), "no REST call without a token")
 }
 
 func TestHostileNonJSONAnswers(t *testing.T) {
@@ -126,25 +100,25 @@ func TestHostileNonJSONAnswers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, calls := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+			p := newPortal(t, func(w http.ResponseWriter, _ recorded) {
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(tc.status)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			c, _ := testClient(t, hookOn(t, srv))
+			c, _ := testClient(t, webhookFor(t, p))
 			var out map[string]any
 			err := c.Call(t.Context(), "crm.item.add", map[string]any{"fields": map[string]any{"title": "x"}}, &out)
 			assertClean(t, err)
 			assert.Equal(t, tc.unknown, errors.Is(err, ErrOutcomeUnknown), "%v", err)
-			assert.EqualValues(t, 1, calls.Load(), "a write is never repeated blindly")
+			assert.EqualValues(t, 1, p.calls.Load(), "a write is never repeated blindly")
 			assert.NotContains(t, err.Error(), "<html", "proxy pages are not pasted into errors")
 
 			// A read may be asked again, but only a bounded number of times.
-			calls.Store(0)
-			c2, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{MaxAttempts: 3}))
+			p.calls.Store(0)
+			c2, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{MaxAttempts: 3}))
 			err = c2.Call(t.Context(), "crm.item.list", nil, &out)
 			assertClean(t, err)
-			assert.LessOrEqual(t, calls.Load(), int64(3))
+			assert.LessOrEqual(t, p.calls.Load(), int64(3))
 		})
 	}
 }
@@ -167,15 +141,15 @@ func TestHostileWrongTypesInImportAnswer(t *testing.T) {
 	}
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
-			srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
-				if strings.Contains(r.URL.Path, "crm.item.list") {
+			p := newPortal(t, func(w http.ResponseWriter, r recorded) {
+				if strings.Contains(r.Path, "crm.item.list") {
 					ok(w, map[string]any{"items": []any{}})
 					return
 				}
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, body)
 			})
-			c, _ := testClient(t, hookOn(t, srv))
+			c, _ := testClient(t, webhookFor(t, p))
 			items := []Item{{Title: "a"}, {Title: "b"}, {Title: "c", OriginatorID: "x", OriginID: "1"}}
 			res, err := c.CRMItem.BatchImport(t.Context(), EntityDeal, items)
 			require.NotNil(t, res)
@@ -196,42 +170,41 @@ func TestHostileRedirectsKeepCredentialsHome(t *testing.T) {
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			var leaked atomic.Int64
-			other, otherCalls := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				if strings.Contains(string(body)+r.URL.String(), "canary") {
+			other := newPortal(t, func(w http.ResponseWriter, r recorded) {
+				if strings.Contains(r.Raw+r.Request.URL.String(), "canary") {
 					leaked.Add(1)
 				}
 				ok(w, true)
 			})
-			p, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Location", other.URL+r.URL.RequestURI())
+			p := newPortal(t, func(w http.ResponseWriter, r recorded) {
+				w.Header().Set("Location", other.srv.URL+r.Request.URL.RequestURI())
 				w.WriteHeader(status)
 			})
 			// Webhook: the secret is in the path.
-			c, _ := testClient(t, hookOn(t, p))
+			c, _ := testClient(t, webhookFor(t, p))
 			err := c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil)
 			assertClean(t, err)
 			var moved *PortalMovedError
 			require.ErrorAs(t, err, &moved)
-			assert.Equal(t, other.URL, moved.Location)
+			assert.Equal(t, other.srv.URL, moved.Location)
 
 			// OAuth: the token is in the body; the token URL redirects too.
-			o, err := NewOAuth(OAuthConfig{Endpoint: p.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-				TokenURL: p.URL + "/oauth/token/", Token: Token{AccessToken: testAccess, RefreshToken: testRefresh}})
+			o, err := NewOAuth(OAuthConfig{Endpoint: p.srv.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
+				TokenURL: p.srv.URL + "/oauth/token/", Token: Token{AccessToken: testAccess, RefreshToken: testRefresh}})
 			require.NoError(t, err)
 			oc, _ := testClient(t, o)
 			err = oc.Call(t.Context(), "profile", nil, nil)
 			assertClean(t, err)
 			assert.ErrorIs(t, err, ErrPortalMoved)
-			o2, err := NewOAuth(OAuthConfig{Endpoint: other.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-				TokenURL: p.URL + "/oauth/token/", Token: Token{RefreshToken: testRefresh}})
+			o2, err := NewOAuth(OAuthConfig{Endpoint: other.srv.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
+				TokenURL: p.srv.URL + "/oauth/token/", Token: Token{RefreshToken: testRefresh}})
 			require.NoError(t, err)
 			oc2, _ := testClient(t, o2)
 			err = oc2.Call(t.Context(), "profile", nil, nil)
 			assertClean(t, err)
 			assert.NotContains(t, err.Error(), testRefresh)
 
-			assert.Zero(t, otherCalls.Load(), "nothing follows a redirect")
+			assert.Zero(t, other.calls.Load(), "nothing follows a redirect")
 			assert.Zero(t, leaked.Load())
 		})
 	}
@@ -239,7 +212,7 @@ func TestHostileRedirectsKeepCredentialsHome(t *testing.T) {
 
 // trickle answers with headers and then one byte every 20 ms, for ever
 // (until the client hangs up).
-func trickle(w http.ResponseWriter, r *http.Request) {
+func trickle(w http.ResponseWriter, r recorded) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	rc := http.NewResponseController(w)
@@ -248,7 +221,7 @@ func trickle(w http.ResponseWriter, r *http.Request) {
 	stop := time.After(10 * time.Second) // never outlive the test by much
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-r.Request.Context().Done():
 			return
 		case <-stop:
 			return
@@ -263,31 +236,31 @@ func trickle(w http.ResponseWriter, r *http.Request) {
 
 func TestHostileSlowlorisIsBounded(t *testing.T) {
 	t.Run("attempt timeout, trickling body", func(t *testing.T) {
-		srv, calls := rawServer(t, trickle)
-		c, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 3}))
+		p := newPortal(t, trickle)
+		c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 3}))
 		err := c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil)
 		assertClean(t, err)
 		assert.ErrorIs(t, err, ErrOutcomeUnknown, "the portal may have run it")
-		assert.EqualValues(t, 1, calls.Load(), "the write is not repeated")
+		assert.EqualValues(t, 1, p.calls.Load(), "the write is not repeated")
 		err = c.Call(t.Context(), "crm.item.list", nil, nil)
 		assertClean(t, err)
-		assert.EqualValues(t, 4, calls.Load(), "a read is retried up to MaxAttempts, then given up")
+		assert.EqualValues(t, 4, p.calls.Load(), "a read is retried up to MaxAttempts, then given up")
 	})
 	t.Run("attempt timeout, headers never come", func(t *testing.T) {
-		srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		p := newPortal(t, func(w http.ResponseWriter, r recorded) {
 			select {
-			case <-r.Context().Done():
+			case <-r.Request.Context().Done():
 			case <-time.After(10 * time.Second):
 			}
 		})
-		c, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond}))
+		c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond}))
 		err := c.Call(t.Context(), "crm.item.add", nil, nil)
 		assertClean(t, err)
 		assert.ErrorIs(t, err, ErrOutcomeUnknown)
 	})
 	t.Run("caller's context", func(t *testing.T) {
-		srv, _ := rawServer(t, trickle)
-		c, _ := testClient(t, hookOn(t, srv))
+		p := newPortal(t, trickle)
+		c, _ := testClient(t, webhookFor(t, p))
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		err := c.Call(ctx, "crm.item.add", nil, nil)
@@ -296,8 +269,8 @@ func TestHostileSlowlorisIsBounded(t *testing.T) {
 		assert.ErrorIs(t, err, ErrOutcomeUnknown, "sent, then abandoned: unknown")
 	})
 	t.Run("import through a trickling portal", func(t *testing.T) {
-		srv, _ := rawServer(t, trickle)
-		c, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 2}))
+		p := newPortal(t, trickle)
+		c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 2}))
 		items := []Item{{Title: "a"}, {Title: "b", OriginatorID: "x", OriginID: "1"}}
 		res, err := c.CRMItem.BatchImport(t.Context(), EntityDeal, items)
 		assertClean(t, err)
@@ -333,16 +306,14 @@ func TestOAuthRefreshRetriesTransientFailures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var n atomic.Int64
-			tokenSrv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+			p := newPortal(t, answerTrue, withTokenHandler(func(w http.ResponseWriter, _ recorded) {
 				if n.Add(1) == 1 {
 					tc.first(w)
 					return
 				}
 				writeJSON(w, 200, map[string]any{"access_token": "canaryaccess-9", "refresh_token": "canaryrefresh-9", "expires_in": 3600})
-			})
-			rest, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) { ok(w, true) })
-			o, err := NewOAuth(OAuthConfig{Endpoint: rest.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-				TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{RefreshToken: testRefresh}})
+			}))
+			o, err := NewOAuth(p.oauthConfig(Token{RefreshToken: testRefresh}))
 			require.NoError(t, err)
 			c, _ := testClient(t, o)
 			err = c.Call(t.Context(), "profile", nil, nil)
@@ -357,9 +328,8 @@ func TestOAuthRefreshRetriesTransientFailures(t *testing.T) {
 		})
 	}
 	t.Run("a token server that stays down is given up", func(t *testing.T) {
-		tokenSrv, calls := rawServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
-		o, err := NewOAuth(OAuthConfig{Endpoint: tokenSrv.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-			TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{RefreshToken: testRefresh}})
+		p := newPortal(t, answerTrue, withTokenHandler(func(w http.ResponseWriter, _ recorded) { w.WriteHeader(503) }))
+		o, err := NewOAuth(p.oauthConfig(Token{RefreshToken: testRefresh}))
 		require.NoError(t, err)
 		c, _ := testClient(t, o)
 		err = c.Call(t.Context(), "profile", nil, nil)
@@ -367,7 +337,8 @@ func TestOAuthRefreshRetriesTransientFailures(t *testing.T) {
 		var te *TokenError
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, 503, te.StatusCode)
-		assert.EqualValues(t, maxTokenAttempts, calls.Load())
+		assert.EqualValues(t, maxTokenAttempts, p.refreshes.Load())
+		assert.Zero(t, p.calls.Load(), "no REST call without a token")
 	})
 }
 
@@ -375,14 +346,14 @@ func TestOAuthRefreshRetriesTransientFailures(t *testing.T) {
 // too large to read was executed by the portal; its rows must not be
 // reported "not sent" (a caller would send them again and duplicate them).
 func TestHostileOversizedImportAnswerIsUnknown(t *testing.T) {
-	srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "crm.item.list") {
+	p := newPortal(t, func(w http.ResponseWriter, r recorded) {
+		if strings.Contains(r.Path, "crm.item.list") {
 			ok(w, map[string]any{"items": []any{}})
 			return
 		}
 		ok(w, map[string]any{"items": []any{map[string]any{"item": map[string]any{"id": 1}}}, "pad": strings.Repeat("x", 8192)})
 	})
-	c, _ := testClient(t, hookOn(t, srv), WithMaxResponseSize(4096))
+	c, _ := testClient(t, webhookFor(t, p), WithMaxResponseSize(4096))
 	res, err := c.CRMItem.BatchImport(t.Context(), EntityDeal, []Item{{Title: "a"}})
 	assertClean(t, err)
 	assert.ErrorIs(t, err, ErrResponseTooLarge)
@@ -396,22 +367,20 @@ func TestHostileOversizedImportAnswerIsUnknown(t *testing.T) {
 func TestRefreshAgainLaterInRetries(t *testing.T) {
 	run := func(t *testing.T, answers ...func(w http.ResponseWriter)) (int64, error) {
 		var tokens atomic.Int64
-		tokenSrv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
-			n := tokens.Add(1)
-			writeJSON(w, 200, map[string]any{"access_token": fmt.Sprintf("canaryaccess-r%d", n),
-				"refresh_token": fmt.Sprintf("canaryrefresh-r%d", n), "expires_in": 3600})
-		})
 		var calls atomic.Int64
-		rest, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+		p := newPortal(t, func(w http.ResponseWriter, _ recorded) {
 			n := int(calls.Add(1))
 			if n > len(answers) {
 				ok(w, true)
 				return
 			}
 			answers[n-1](w)
-		})
-		o, err := NewOAuth(OAuthConfig{Endpoint: rest.URL + "/rest/", ClientID: "app", ClientSecret: testClientSecret,
-			TokenURL: tokenSrv.URL + "/oauth/token/", Token: Token{AccessToken: testAccess, RefreshToken: testRefresh}})
+		}, withTokenHandler(func(w http.ResponseWriter, _ recorded) {
+			n := tokens.Add(1)
+			writeJSON(w, 200, map[string]any{"access_token": fmt.Sprintf("canaryaccess-r%d", n),
+				"refresh_token": fmt.Sprintf("canaryrefresh-r%d", n), "expires_in": 3600})
+		}))
+		o, err := NewOAuth(p.oauthConfig(Token{AccessToken: testAccess, RefreshToken: testRefresh}))
 		require.NoError(t, err)
 		c, _ := testClient(t, o)
 		err = c.Call(t.Context(), "crm.item.add", map[string]any{"x": 1}, nil)
@@ -460,11 +429,11 @@ func TestHostileGarbledBatchAnswers(t *testing.T) {
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
 			var batches atomic.Int64
-			srv, _ := rawServer(t, func(w http.ResponseWriter, r *http.Request) {
+			p := newPortal(t, func(w http.ResponseWriter, r recorded) {
 				switch {
-				case strings.Contains(r.URL.Path, "crm.item.list"):
+				case strings.Contains(r.Path, "crm.item.list"):
 					ok(w, map[string]any{"items": []any{}})
-				case strings.Contains(r.URL.Path, "/batch"):
+				case strings.Contains(r.Path, "/batch"):
 					batches.Add(1)
 					w.Header().Set("Content-Type", "application/json")
 					_, _ = io.WriteString(w, body)
@@ -472,7 +441,7 @@ func TestHostileGarbledBatchAnswers(t *testing.T) {
 					apiError(w, 500, "ERROR_CORE", "unpacked calls fail too")
 				}
 			})
-			c, _ := testClient(t, hookOn(t, srv), WithRetry(RetryPolicy{MaxAttempts: 2}))
+			c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{MaxAttempts: 2}))
 			items := make([]Item, 60)
 			for i := range items {
 				items[i] = Item{Title: fmt.Sprint("t", i)}

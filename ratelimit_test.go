@@ -20,8 +20,6 @@ func TestLimiterWaitHonoursContext(t *testing.T) {
 	assert.ErrorIs(t, l.Wait(dctx), context.DeadlineExceeded, "a wait that cannot finish in time fails at once")
 }
 
-// reading builds a time block.
-
 func TestRetryBackoff(t *testing.T) {
 	p := RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}.withDefaults()
 	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 10: time.Second} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24test"
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,14 +31,7 @@ const canaryWebhookSecret = "canaryWebhookSecret7d3f"
 
 // capture collects text from logs, errors and formatted values.
 type capture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
+	testutil.SyncBuffer
 }
 
 func (c *capture) add(format string, args ...any) {
@@ -47,12 +41,6 @@ func (c *capture) add(format string, args ...any) {
 // addAll records v in every verb a user might use.
 func (c *capture) addAll(v any) {
 	c.add("%v | %+v | %#v | %s", v, v, v, v)
-}
-
-func (c *capture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
 }
 
 // logger is a debug logger writing text and JSON records into c.
@@ -152,8 +140,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 
 	// Webhook import through every fault, then a moved portal.
-	hookSrv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit(), b24test.WithWebhookSecret(canaryWebhookSecret))
-	t.Cleanup(hookSrv.Close)
+	hookSrv := fakePortal(t, b24test.WithWebhookSecret(canaryWebhookSecret))
 	require.Contains(t, hookSrv.WebhookURL(), canaryWebhookSecret)
 	hookTap := &wiretap{base: http.DefaultTransport}
 	hc := hookSrv.Client(b24.WithLogger(logger), retry, b24.WithHTTPClient(&http.Client{Transport: hookTap}))
@@ -196,8 +183,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// OAuth import with tokens refreshed along the way, then a dead
 	// refresh token.
-	oSrv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit())
-	t.Cleanup(oSrv.Close)
+	oSrv := fakePortal(t)
 	cfg := oSrv.OAuthConfig()
 	addCanary(cfg.ClientSecret, cfg.Token.AccessToken, cfg.Token.RefreshToken)
 	cfg.OnRefresh = func(_ context.Context, tok b24.Token) error {

@@ -87,7 +87,7 @@ func (f *flakyTokenTransport) RoundTrip(r *http.Request) (*http.Response, error)
 // up front so that each one surely fires. Access tokens live ttl.
 func soakPortal(t *testing.T, seed int64, ttl time.Duration) *b24test.Server {
 	t.Helper()
-	srv := b24test.NewServer(
+	srv := fakePortal(t,
 		b24test.WithSeed(seed),
 		b24test.WithRateLimit(400, 100),
 		// Ten times the cloud's budget share of the window, scaled from
@@ -97,7 +97,6 @@ func soakPortal(t *testing.T, seed int64, ttl time.Duration) *b24test.Server {
 		b24test.WithTokenTTL(ttl),
 		b24test.WithoutRequestLog(),
 	)
-	t.Cleanup(srv.Close)
 	const bi = "crm.item.batchImport"
 	for _, f := range []b24test.Fault{
 		// One of each, certain to fire early.

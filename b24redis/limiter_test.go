@@ -1,7 +1,6 @@
 package b24redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24redis"
 	"github.com/b24kit/b24/b24test"
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -107,7 +107,7 @@ func TestLimiterUnavailable(t *testing.T) {
 
 func TestLimiterFallbackLogs(t *testing.T) {
 	rdb := deadRedis(t)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	lim, err := b24redis.NewLimiter(rdb, "down.example", b24redis.WithFallback(3),
 		b24redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
@@ -128,23 +128,6 @@ func deadRedis(t *testing.T) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLimiterManyProcesses hammers one fake portal from goroutines in this

@@ -14,6 +14,7 @@ import (
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24redis"
 	"github.com/b24kit/b24/b24test"
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -47,14 +48,14 @@ type restartRig struct {
 	redis  *redisProc
 	rdb    *redis.Client
 	client *b24.Client
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	prefix string
 	portal string
 }
 
 func newRestartRig(t *testing.T, opts ...b24redis.Option) *restartRig {
 	p := ownRedis(t)
-	r := &restartRig{redis: p, logs: &syncBuffer{}, prefix: uniquePrefix(t)}
+	r := &restartRig{redis: p, logs: &testutil.SyncBuffer{}, prefix: uniquePrefix(t)}
 	r.srv = b24test.NewServer(b24test.WithRateLimit(50, 20), b24test.WithoutOperatingLimit())
 	t.Cleanup(r.srv.Close)
 	u, _ := url.Parse(r.srv.URL)

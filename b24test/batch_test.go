@@ -123,8 +123,7 @@ func TestBatchOrderHaltAndLimits(t *testing.T) {
 }
 
 func TestBatchOneRateUnitInnerOperatingTime(t *testing.T) {
-	srv := NewServer(WithRateLimit(0.001, 2), WithOperatingLimit(time.Millisecond, 6*time.Second), WithLatency(2*time.Millisecond, 0, 0))
-	t.Cleanup(srv.Close)
+	srv := newTestServer(t, WithRateLimit(0.001, 2), WithOperatingLimit(time.Millisecond, 6*time.Second), WithLatency(2*time.Millisecond, 0, 0))
 	body := `{"cmd":{"a":"crm.item.batchImport?entityTypeId=2&data[0][title]=x","b":"crm.item.batchImport?entityTypeId=2&data[0][title]=y","c":"server.time"}}`
 	var br batchResult
 	call(t, srv, "batch", body).decode(t, &br)

@@ -26,8 +26,7 @@ func chunkBody(n int64) []byte {
 // BenchmarkBatchImport measures the server's cost per 20-item batchImport
 // call, with parallel clients over loopback HTTP.
 func BenchmarkBatchImport(b *testing.B) {
-	srv := NewServer(WithoutRateLimit(), WithoutOperatingLimit(), WithoutRequestLog())
-	defer srv.Close()
+	srv := newTestServer(b, WithoutRequestLog())
 	url := srv.WebhookURL() + "crm.item.batchImport.json"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
@@ -56,8 +55,7 @@ func BenchmarkBatchImport(b *testing.B) {
 // BenchmarkListByOriginID measures the dedup lookup an importer makes after
 // an unknown outcome, against a store of 200,000 deals.
 func BenchmarkListByOriginID(b *testing.B) {
-	srv := NewServer(WithoutRateLimit(), WithoutOperatingLimit(), WithoutRequestLog())
-	defer srv.Close()
+	srv := newTestServer(b, WithoutRequestLog())
 	es := srv.store.get(2)
 	x := &exchange{s: srv, timeout: 1 << 62}
 	for i := range 200_000 {

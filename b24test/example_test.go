@@ -49,3 +49,21 @@ func ExampleServer_InjectFault() {
 	fmt.Println(err != nil, len(srv.Items(b24.EntityDeal)), srv.Stats().FaultsInjected)
 	// Output: true 1 1
 }
+
+// A test about outcomes rather than pace: without limits neither the fake
+// portal nor its client waits, so an import runs at loopback speed and
+// nothing is refused.
+func ExampleWithoutLimits() {
+	srv := b24test.NewServer(b24test.WithoutLimits())
+	defer srv.Close()
+
+	items := make([]b24.Item, 2000)
+	for i := range items {
+		items[i] = b24.Item{Title: fmt.Sprint("deal ", i)}
+	}
+	res, err := srv.Client().CRMItem.BatchImport(context.Background(), b24.EntityDeal, items)
+	imported, _, _, _ := res.Counts()
+	st := srv.Stats()
+	fmt.Println(err, imported, st.RateLimited, st.OperatingLimited)
+	// Output: <nil> 2000 0 0
+}

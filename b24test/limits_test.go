@@ -46,8 +46,7 @@ func parallel(t *testing.T, srv *Server, n int) map[int]int {
 
 func TestLeakyBucket(t *testing.T) {
 	t.Run("50 parallel against burst 10", func(t *testing.T) {
-		srv := NewServer(WithRateLimit(0.001, 10), WithoutOperatingLimit())
-		t.Cleanup(srv.Close)
+		srv := newTestServer(t, WithRateLimit(0.001, 10))
 		got := parallel(t, srv, 50)
 		assert.Equal(t, map[int]int{200: 10, 503: 40}, got)
 		assert.Equal(t, 40, srv.Stats().RateLimited)
@@ -66,8 +65,7 @@ func TestLeakyBucket(t *testing.T) {
 		assert.Greater(t, got[503], 25)
 	})
 	t.Run("per credential", func(t *testing.T) {
-		srv := NewServer(WithRateLimit(0.001, 1), WithoutOperatingLimit())
-		t.Cleanup(srv.Close)
+		srv := newTestServer(t, WithRateLimit(0.001, 1))
 		assert.Equal(t, http.StatusOK, call(t, srv, "server.time", "").Status)
 		assert.Equal(t, http.StatusServiceUnavailable, call(t, srv, "server.time", "").Status)
 		tok := srv.OAuthConfig().Token.AccessToken
@@ -116,9 +114,7 @@ func TestOpLimiterWindow(t *testing.T) {
 }
 
 func TestOperatingLimitBlocksThenReleases(t *testing.T) {
-	srv := NewServer(WithoutRateLimit(), WithOperatingLimit(20*time.Millisecond, time.Second),
-		WithLatency(30*time.Millisecond, 0, 0))
-	t.Cleanup(srv.Close)
+	srv := newTestServer(t, WithOperatingLimit(20*time.Millisecond, time.Second), WithLatency(30*time.Millisecond, 0, 0))
 	body := `{"entityTypeId":2,"data":[{"title":"x"}]}`
 
 	first := call(t, srv, "crm.item.batchImport", body)
@@ -139,6 +135,43 @@ func TestOperatingLimitBlocksThenReleases(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the method is released once the window moves on")
 	assert.Len(t, srv.Items(2), 2)
 	assert.Positive(t, srv.Stats().OperatingLimited)
+}
+
+func TestWithoutLimits(t *testing.T) {
+	body := `{"entityTypeId":2,"data":[{"title":"x"}]}`
+	// Limits that refuse the second call for pace and for time, each.
+	strict := []Option{WithRateLimit(0.001, 1), WithOperatingLimit(time.Millisecond, time.Second), WithLatency(5*time.Millisecond, 0, 0)}
+
+	t.Run("both limits off", func(t *testing.T) {
+		srv := newTestServer(t, append(strict, WithoutLimits())...)
+		for i := range 5 {
+			a := call(t, srv, "crm.item.batchImport", body)
+			require.Equal(t, http.StatusOK, a.Status, "call %d: %v %s", i, a.Error, a.ErrorDescription)
+			assert.NotContains(t, a.Time, "operating", "no operating fields without the operating limit")
+			assert.NotContains(t, a.Time, "operating_reset_at")
+		}
+		assert.Zero(t, srv.Stats().RateLimited)
+		assert.Zero(t, srv.Stats().OperatingLimited)
+		assert.Len(t, srv.Items(2), 5)
+	})
+	t.Run("a later rate limit is on again", func(t *testing.T) {
+		srv := newTestServer(t, WithoutLimits(), WithRateLimit(0.001, 1))
+		first := call(t, srv, "crm.item.batchImport", body)
+		require.Equal(t, http.StatusOK, first.Status)
+		assert.NotContains(t, first.Time, "operating", "the operating limit stays off")
+		a := call(t, srv, "crm.item.batchImport", body)
+		assert.Equal(t, http.StatusServiceUnavailable, a.Status)
+		assert.Equal(t, "QUERY_LIMIT_EXCEEDED", a.Error)
+	})
+	t.Run("a later operating limit is on again", func(t *testing.T) {
+		srv := newTestServer(t, WithoutLimits(), WithOperatingLimit(time.Millisecond, time.Second), WithLatency(5*time.Millisecond, 0, 0))
+		first := call(t, srv, "crm.item.batchImport", body)
+		require.Equal(t, http.StatusOK, first.Status)
+		assert.Contains(t, first.Time, "operating")
+		a := call(t, srv, "crm.item.batchImport", body)
+		assert.Equal(t, http.StatusTooManyRequests, a.Status)
+		assert.Equal(t, "OPERATION_TIME_LIMIT", a.Error)
+	})
 }
 
 func TestRequestTimeoutCutsOff(t *testing.T) {

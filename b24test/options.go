@@ -81,6 +81,17 @@ func WithOperatingLimit(budget, window time.Duration) Option {
 // carry no operating fields in their time block, like a self-hosted portal.
 func WithoutOperatingLimit() Option { return func(c *config) { c.opOn = false } }
 
+// WithoutLimits turns both of the portal's limits off: the leaky bucket
+// ([WithoutRateLimit]) and the operating-time limit
+// ([WithoutOperatingLimit]). Nothing is refused for pace, time blocks carry
+// no operating fields, and [Server.Client] paces nothing either, so it
+// suits tests about outcomes rather than pacing. Options apply in order: a
+// [WithRateLimit] or [WithOperatingLimit] given after it turns that limit
+// on again.
+func WithoutLimits() Option {
+	return func(c *config) { c.rateOn, c.opOn = false, false }
+}
+
 // WithLatency simulates processing time: every call takes base, plus perItem
 // for each item it imports or adds, plus a random part below jitter (drawn
 // from the seeded source). The time counts as the call's operating time. The

@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,30 +22,6 @@ import (
 
 // tornLines are prefixes of journal lines a process could die writing.
 var tornLines = []string{`{"line":7,"status":"impo`, `{"send":[2,3,4,`, `{"line":12,"status":"imported","id":`, `{`}
-
-// killAt starts the command and kills it after d, unless it ended first;
-// it reports whether the kill happened.
-func killAt(t *testing.T, webhook string, d time.Duration, args ...string) bool {
-	t.Helper()
-	cmd, _, stderr := command(webhook, args...)
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-		t.Logf("the run ended before the kill at %v: %s", d, lastLine(stderr.String()))
-		return false
-	case <-time.After(d):
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	<-done
-	return true
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}
 
 // tearJournal appends a torn line (no newline) to the journal.
 func tearJournal(t *testing.T, path string, torn string) {
@@ -73,16 +46,14 @@ func TestCrashKill9AtRandomPointsWithKeys(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 0xb24))
-			srv := fastServer(t, b24test.WithSeed(int64(seed)),
+			srv := fakePortal(t, b24test.WithSeed(int64(seed)),
 				b24test.WithLatency(80*time.Millisecond, 4*time.Millisecond, 40*time.Millisecond))
 			srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultDropAfterExecute, Probability: 0.05})
 			srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 5, Probability: 0.05})
 			const rows = 600
 			input := writeDeals(t, rows, true)
-			dir := t.TempDir()
-			journal, report := filepath.Join(dir, "journal.jsonl"), filepath.Join(dir, "report.csv")
-			args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "2", "-packing", "1",
-				"-journal", journal, "-report", report, input}
+			journal, report := runPaths(t)
+			args := dealArgs(input, "-concurrency", "2", "-packing", "1", "-journal", journal, "-report", report)
 
 			kills := 0
 			for range 2 + rng.IntN(3) {
@@ -131,14 +102,12 @@ func TestCrashKill9WithoutKeysNeverDuplicates(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 0xb24))
-			srv := fastServer(t, b24test.WithSeed(int64(seed)),
+			srv := fakePortal(t, b24test.WithSeed(int64(seed)),
 				b24test.WithLatency(60*time.Millisecond, 3*time.Millisecond, 40*time.Millisecond))
 			const rows = 300
 			input := writeDeals(t, rows, false)
-			dir := t.TempDir()
-			journal, report := filepath.Join(dir, "journal.jsonl"), filepath.Join(dir, "report.csv")
-			args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "4", "-packing", "1",
-				"-journal", journal, "-report", report, input}
+			journal, report := runPaths(t)
+			args := dealArgs(input, "-concurrency", "4", "-packing", "1", "-journal", journal, "-report", report)
 			for range 2 {
 				if !killAt(t, srv.WebhookURL(), time.Duration(100+rng.IntN(700))*time.Millisecond, args...) {
 					break

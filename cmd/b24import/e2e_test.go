@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,133 +13,17 @@ import (
 
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24test"
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// binary is the b24import command built once for the end-to-end tests.
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "b24import-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	binary = filepath.Join(dir, "b24import")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building b24import: %v\n%s", err, out)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// cliResult is one finished run of the command.
-type cliResult struct {
-	code           int
-	stdout, stderr string
-}
-
-// command prepares a run of the binary with the webhook (if any) in the
-// environment and no other B24_ variables.
-func command(webhook string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-	cmd := exec.Command(binary, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "B24_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	// The fake portal writes rows before its simulated delay, so nothing of
-	// a killed run can still be executing: resumes need not wait.
-	cmd.Env = append(cmd.Env, "B24_SETTLE_WAIT=0")
-	if webhook != "" {
-		cmd.Env = append(cmd.Env, "B24_WEBHOOK_URL="+webhook)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	return cmd, &stdout, &stderr
-}
-
-func runCLI(t *testing.T, webhook string, args ...string) cliResult {
-	t.Helper()
-	cmd, stdout, stderr := command(webhook, args...)
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code, stdout.String(), stderr.String()}
-}
-
-// fastServer is a portal without pacing, for tests about outcomes.
-func fastServer(t *testing.T, opts ...b24test.Option) *b24test.Server {
-	srv := b24test.NewServer(append([]b24test.Option{b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit()}, opts...)...)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// writeDeals writes a CSV of n deals; with keys they carry originatorId
-// and originId. Lines listed in bad get an unreadable amount.
-func writeDeals(t *testing.T, n int, keys bool, bad ...int) string {
-	var b strings.Builder
-	if keys {
-		b.WriteString("originatorId,originId,")
-	}
-	b.WriteString("title,opportunity,currencyId\n")
-	for i := range n {
-		line := i + 2
-		if keys {
-			fmt.Fprintf(&b, "e2e,%d,", i)
-		}
-		amount := fmt.Sprintf("%d.50", 100+i)
-		for _, l := range bad {
-			if l == line {
-				amount = "lots"
-			}
-		}
-		fmt.Fprintf(&b, "Deal %d,%s,EUR\n", i, amount)
-	}
-	path := filepath.Join(t.TempDir(), "deals.csv")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
-	return path
-}
-
-// readReport returns the report's rows by line.
-func readReport(t *testing.T, path string) map[string][]string {
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
-	require.Equal(t, []string{"line", "status", "id", "code", "description"}, recs[0])
-	out := map[string][]string{}
-	for _, r := range recs[1:] {
-		out[r[0]] = r
-	}
-	return out
-}
-
-// titles counts the stored deals by title.
-func titles(srv *b24test.Server) map[string]int {
-	m := map[string]int{}
-	for _, it := range srv.Items(b24.EntityDeal) {
-		m[fmt.Sprint(it.Fields["title"])]++
-	}
-	return m
-}
-
 func TestE2E_CSVWithRejectionsAndRerun(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	input := writeDeals(t, 60, true, 5, 33)
-	dir := t.TempDir()
-	report, journal := filepath.Join(dir, "report.csv"), filepath.Join(dir, "journal.jsonl")
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-report", report, "-journal", journal, input}
+	journal, report := runPaths(t)
+	args := dealArgs(input, "-report", report, "-journal", journal)
 
 	res := runCLI(t, srv.WebhookURL(), args...)
 	assert.Equal(t, exitIncomplete, res.code, res.stderr)
@@ -166,7 +48,7 @@ func TestE2E_CSVWithRejectionsAndRerun(t *testing.T) {
 
 func TestE2E_JSONLContacts(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	var b strings.Builder
 	for i := range 25 {
 		fmt.Fprintf(&b, `{"name":"Anna %d","lastName":"Müller","PHONE":[{"VALUE":"+49 30 %d","VALUE_TYPE":"WORK"}],"originatorId":"e2e","originId":"c%d","opened":true}`+"\n", i, i, i)
@@ -184,7 +66,7 @@ func TestE2E_JSONLContacts(t *testing.T) {
 
 func TestE2E_DryRunSendsNothing(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	input := writeDeals(t, 10, true, 4)
 	res := runCLI(t, srv.WebhookURL(), "-entity", "deal", "-allow-http", "-dry-run", input)
 	assert.Equal(t, exitIncomplete, res.code, res.stderr)
@@ -207,32 +89,15 @@ func TestE2E_Demo(t *testing.T) {
 	assert.Contains(t, res.stdout, "line  17  CRM_FIELD_ERROR_REQUIRED")
 }
 
-// waitImported waits until the journal records at least n imported rows.
-func waitImported(t *testing.T, journal string, n int) {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(journal)
-		if bytes.Count(b, []byte(`"status":"imported"`)) >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("the journal never recorded %d imported rows", n)
-}
-
 func TestE2E_Kill9AndResumeWithKeys(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
+	srv := fakePortal(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
 	const rows = 800
 	input := writeDeals(t, rows, true)
-	journal := filepath.Join(t.TempDir(), "journal.jsonl")
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "4", "-journal", journal, input}
+	journal, _ := runPaths(t)
+	args := dealArgs(input, "-concurrency", "4", "-journal", journal)
 
-	cmd, _, _ := command(srv.WebhookURL(), args...)
-	require.NoError(t, cmd.Start())
-	waitImported(t, journal, 40)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	killWhenImported(t, srv.WebhookURL(), journal, 40, args...)
 	before := srv.ItemCount(b24.EntityDeal)
 	require.Less(t, before, rows, "the import was killed before the end")
 
@@ -252,18 +117,13 @@ func TestE2E_Kill9AndResumeWithKeys(t *testing.T) {
 
 func TestE2E_Kill9AndResumeWithoutKeys(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
+	srv := fakePortal(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond))
 	const rows = 800
 	input := writeDeals(t, rows, false)
-	dir := t.TempDir()
-	journal, report := filepath.Join(dir, "journal.jsonl"), filepath.Join(dir, "report.csv")
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "4", "-journal", journal, "-report", report, input}
+	journal, report := runPaths(t)
+	args := dealArgs(input, "-concurrency", "4", "-journal", journal, "-report", report)
 
-	cmd, _, _ := command(srv.WebhookURL(), args...)
-	require.NoError(t, cmd.Start())
-	waitImported(t, journal, 40)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_ = cmd.Wait()
+	killWhenImported(t, srv.WebhookURL(), journal, 40, args...)
 	time.Sleep(time.Second)
 
 	res := runCLI(t, srv.WebhookURL(), args...)
@@ -294,13 +154,45 @@ func TestE2E_Kill9AndResumeWithoutKeys(t *testing.T) {
 	}
 }
 
+// TestE2E_ResumeWaitsForTheLastRunsCalls: a resume right after a kill
+// waits before looking up the rows left in flight (the portal may still be
+// executing them), says so, sends nothing meanwhile, and the wait ends on
+// Ctrl-C.
+func TestE2E_ResumeWaitsForTheLastRunsCalls(t *testing.T) {
+	t.Parallel()
+	srv := fakePortal(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 0))
+	input := writeDeals(t, 600, true)
+	journal, _ := runPaths(t)
+	args := dealArgs(input, "-concurrency", "4", "-journal", journal)
+
+	killWhenImported(t, srv.WebhookURL(), journal, 40, args...)
+	time.Sleep(time.Second) // the dead run's calls finish on the fake portal
+	requestsAfterKill := srv.Stats().Requests
+
+	resume, _, _ := command(srv.WebhookURL(), append([]string{"-settle-wait", "1h"}, args...)...)
+	stderr := &testutil.SyncBuffer{}
+	resume.Stderr = stderr
+	require.NoError(t, resume.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "waiting") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Contains(t, stderr.String(), "-settle-wait 0", "the resume explains the wait and how to skip it")
+	assert.Equal(t, requestsAfterKill, srv.Stats().Requests, "nothing is looked up or sent while waiting")
+	require.NoError(t, resume.Process.Signal(syscall.SIGINT))
+	err := resume.Wait()
+	require.Error(t, err, "an interrupted wait exits non-zero")
+	assert.Equal(t, requestsAfterKill, srv.Stats().Requests)
+	assert.Less(t, srv.ItemCount(b24.EntityDeal), 600)
+}
+
 func TestE2E_InterruptAndResume(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 0))
+	srv := fakePortal(t, b24test.WithLatency(150*time.Millisecond, 5*time.Millisecond, 0))
 	const rows = 600
 	input := writeDeals(t, rows, true)
-	journal := filepath.Join(t.TempDir(), "journal.jsonl")
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "2", "-journal", journal, input}
+	journal, _ := runPaths(t)
+	args := dealArgs(input, "-concurrency", "2", "-journal", journal)
 
 	cmd, stdout, stderr := command(srv.WebhookURL(), args...)
 	require.NoError(t, cmd.Start())
@@ -334,7 +226,7 @@ func TestE2E_InterruptAndResume(t *testing.T) {
 
 func TestE2E_FatalErrors(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	input := writeDeals(t, 5, true)
 	dir := t.TempDir()
 
@@ -407,7 +299,7 @@ func TestE2E_FatalErrors(t *testing.T) {
 
 func TestE2E_OAuthTokenFile(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	oc := srv.OAuthConfig()
 	tokenPath := filepath.Join(t.TempDir(), "token.json")
 	b, err := json.Marshal(tokenFile{AccessToken: oc.Token.AccessToken, RefreshToken: oc.Token.RefreshToken, Expiry: oc.Token.Expiry})
@@ -436,9 +328,9 @@ func TestE2E_OAuthTokenFile(t *testing.T) {
 
 func TestE2E_RetryUnknownResendsRowsWithoutKeys(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	input := writeDeals(t, 30, false)
-	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	journal, _ := runPaths(t)
 	// A journal left by a run that died with lines 2..21 in flight, of
 	// which the portal never saw anything.
 	fp, err := hashFile(input)
@@ -451,7 +343,7 @@ func TestE2E_RetryUnknownResendsRowsWithoutKeys(t *testing.T) {
 	}
 	require.NoError(t, j.markSent(lines))
 	require.NoError(t, j.close())
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-journal", journal, input}
+	args := dealArgs(input, "-journal", journal)
 
 	res := runCLI(t, srv.WebhookURL(), args...)
 	assert.Equal(t, exitIncomplete, res.code, res.stderr)
@@ -466,7 +358,7 @@ func TestE2E_RetryUnknownResendsRowsWithoutKeys(t *testing.T) {
 
 func TestE2E_StandardInput(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	cmd, stdout, stderr := command(srv.WebhookURL(), "-entity", "lead", "-allow-http", "-q", "-")
 	cmd.Stdin = strings.NewReader(`{"title":"from a pipe","name":"Jo"}` + "\n" + `{"title":"second"}` + "\n")
 	require.NoError(t, cmd.Run(), stderr.String())
@@ -480,7 +372,7 @@ func TestE2E_StandardInput(t *testing.T) {
 
 func TestE2E_VerboseLogsWithoutSecrets(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	res := runCLI(t, srv.WebhookURL(), "-entity", "deal", "-allow-http", "-v", writeDeals(t, 3, true))
 	assert.Equal(t, exitOK, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "level=DEBUG")
@@ -514,7 +406,7 @@ func TestE2E_ResumeLooksUpRowsInFlight(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.entity, func(t *testing.T) {
 			t.Parallel()
-			srv := fastServer(t, b24test.WithSmartProcess(1030))
+			srv := fakePortal(t, b24test.WithSmartProcess(1030))
 			const rows = 70
 			var b strings.Builder
 			b.WriteString(tc.header + "\n")
@@ -565,10 +457,10 @@ func TestE2E_ResumeLooksUpRowsInFlight(t *testing.T) {
 
 func TestE2E_JournalInUse(t *testing.T) {
 	t.Parallel()
-	srv := fastServer(t, b24test.WithLatency(100*time.Millisecond, 0, 0))
+	srv := fakePortal(t, b24test.WithLatency(100*time.Millisecond, 0, 0))
 	input := writeDeals(t, 400, true)
-	journal := filepath.Join(t.TempDir(), "journal.jsonl")
-	args := []string{"-entity", "deal", "-allow-http", "-q", "-concurrency", "1", "-journal", journal, input}
+	journal, _ := runPaths(t)
+	args := dealArgs(input, "-concurrency", "1", "-journal", journal)
 	first, _, _ := command(srv.WebhookURL(), args...)
 	require.NoError(t, first.Start())
 	waitImported(t, journal, 1)

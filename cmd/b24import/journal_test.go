@@ -3,9 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,68 +118,4 @@ func TestHashFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, fa, fb, "same size, other content")
 	assert.Len(t, fb.SHA256, 64)
-}
-
-func TestReport(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.csv")
-	r, err := createReport(path)
-	require.NoError(t, err)
-	r.add(2, outcome{status: stImported, id: 5})
-	r.add(3, outcome{status: stRejected, code: "B24IMPORT_INVALID_VALUE", desc: `column "x": "a,b" is not a number`})
-	require.NoError(t, r.close())
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, "line,status,id,code,description\n2,imported,5,,\n3,rejected,,B24IMPORT_INVALID_VALUE,\"column \"\"x\"\": \"\"a,b\"\" is not a number\"\n", string(b))
-
-	_, err = createReport(filepath.Join(t.TempDir(), "no", "such", "dir", "r.csv"))
-	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), "report: "), err.Error())
-}
-
-func TestTallySummary(t *testing.T) {
-	var b strings.Builder
-	tl := tally{imported: 3, rejected: 1, fromJournal: 2, sentThisRun: 2}
-	tl.printSummary(&b, 2e9)
-	assert.Equal(t, "imported 3, rejected 1, unknown 0, not sent 0 (2 of them settled by an earlier run); 2s, 1.0 items/s\n", b.String())
-	assert.False(t, tl.allImported())
-}
-
-func TestCommandLine(t *testing.T) {
-	got := commandLine([]string{"b24import", "-entity", "deal", "-webhook", "https://x/rest/1/secret/", "-client-secret=s3", "my file.csv"})
-	assert.Equal(t, `b24import -entity deal -webhook '<hidden>' -client-secret='<hidden>' 'my file.csv'`, got)
-	assert.NotContains(t, got, "secret/")
-}
-
-func TestSettleDelay(t *testing.T) {
-	now := time.Unix(10_000, 0)
-	cases := []struct {
-		name      string
-		lastWrite time.Time
-		wait      time.Duration
-		want      time.Duration
-	}{
-		{"fresh journal waits the rest", now.Add(-10 * time.Second), 75 * time.Second, 65 * time.Second},
-		{"old journal does not wait", now.Add(-2 * time.Minute), 75 * time.Second, 0},
-		{"waiting disabled", now, 0, 0},
-		{"no journal", time.Time{}, 75 * time.Second, 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := settleDelay(tc.lastWrite, now, tc.wait); got != tc.want {
-				t.Fatalf("settleDelay = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestEnvDuration(t *testing.T) {
-	if d := envDuration("0", time.Minute); d != 0 {
-		t.Fatalf("0 gave %v", d)
-	}
-	if d := envDuration("bogus", time.Minute); d != time.Minute {
-		t.Fatalf("bogus gave %v", d)
-	}
-	if d := envDuration("-5s", time.Minute); d != time.Minute {
-		t.Fatalf("negative gave %v", d)
-	}
 }

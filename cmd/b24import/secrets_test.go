@@ -21,7 +21,7 @@ import (
 func TestSecretsCLI(t *testing.T) {
 	t.Parallel()
 	const secret = "canaryCliWebhookSecret42"
-	srv := fastServer(t, b24test.WithWebhookSecret(secret))
+	srv := fakePortal(t, b24test.WithWebhookSecret(secret))
 	require.Contains(t, srv.WebhookURL(), secret)
 	srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultDropAfterExecute, Times: 1})
 	srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultRefuse, Code: "INTERNAL_SERVER_ERROR", Status: 500, Times: 1})

@@ -21,12 +21,12 @@ type answer struct {
 	Time             map[string]any  `json:"time"`
 }
 
-// newTestServer starts a server without limits unless opts set them, closed
-// at the end of the test.
-func newTestServer(t *testing.T, opts ...Option) *Server {
-	t.Helper()
-	srv := NewServer(append([]Option{WithoutRateLimit(), WithoutOperatingLimit()}, opts...)...)
-	t.Cleanup(srv.Close)
+// newTestServer starts a server without limits unless opts set them again,
+// closed at the end of the test or benchmark.
+func newTestServer(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	srv := NewServer(append([]Option{WithoutLimits()}, opts...)...)
+	tb.Cleanup(srv.Close)
 	return srv
 }
 

@@ -38,7 +38,7 @@ func mixedDeals(n int) []b24.Item {
 
 func TestPackingGivesTheSameResultsRowForRow(t *testing.T) {
 	run := func(packing int) (*b24.BatchImportResult, *b24test.Server) {
-		srv := fastServer(t)
+		srv := fakePortal(t)
 		c := fastClient(t, srv)
 		res, _ := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, mixedDeals(300), b24.WithPacking(packing))
 		return res, srv
@@ -88,7 +88,7 @@ func TestPackingRecoversFromFaults(t *testing.T) {
 		"500 on the batch":        {Method: "batch", Kind: b24test.FaultRefuse, Code: "INTERNAL_SERVER_ERROR", Times: 2},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := fastServer(t)
+			srv := fakePortal(t)
 			c := fastClient(t, srv, b24.WithOperatingLimit(time.Second, time.Second))
 			srv.InjectFault(f)
 			items := deals(400, true)
@@ -101,7 +101,7 @@ func TestPackingRecoversFromFaults(t *testing.T) {
 }
 
 func TestPackedHistoryKeepsOrder(t *testing.T) {
-	srv := fastServer(t)
+	srv := fakePortal(t)
 	c := fastClient(t, srv)
 	srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 6, Times: 1})
 	items := historyDeals(300)
@@ -109,13 +109,4 @@ func TestPackedHistoryKeepsOrder(t *testing.T) {
 	require.NoError(t, err)
 	assertExactlyOnce(t, srv, items, res)
 	assertIDsAscending(t, res)
-}
-
-func TestWithPackingValidates(t *testing.T) {
-	srv := fastServer(t)
-	c := fastClient(t, srv)
-	_, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(2, false), b24.WithPacking(51))
-	assert.ErrorIs(t, err, b24.ErrInvalidInput)
-	_, err = c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(2, false), b24.WithPacking(-1))
-	assert.ErrorIs(t, err, b24.ErrInvalidInput)
 }

@@ -1,0 +1,133 @@
+package b24_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/b24test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBatchImportMapsEveryRow(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv)
+	items := deals(1000, false)
+	for i := 0; i < len(items); i += 37 {
+		items[i].Title = "" // the portal refuses it: title is required
+	}
+	for i := 5; i < len(items); i += 101 {
+		items[i].Fields = map[string]any{"isReccurring": "Y"} // caught locally: a typo the portal would drop
+	}
+	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
+	require.NotNil(t, res)
+	require.Len(t, res.Items, len(items))
+	var ie *b24.ImportError
+	require.ErrorAs(t, err, &ie)
+
+	stored := storedByTitle(srv, b24.EntityDeal)
+	wantRejected := 0
+	for i, r := range res.Items {
+		assert.Equal(t, i, r.Index)
+		switch {
+		case i%37 == 0:
+			wantRejected++
+			require.Equal(t, b24.ItemRejected, r.Status, "row %d", i)
+			var itemErr *b24.ItemError
+			require.ErrorAs(t, r.Err, &itemErr)
+			assert.Equal(t, i, itemErr.Index)
+			assert.Equal(t, "CRM_FIELD_ERROR_REQUIRED", itemErr.Code)
+		case i >= 5 && (i-5)%101 == 0:
+			wantRejected++
+			require.Equal(t, b24.ItemRejected, r.Status, "row %d", i)
+			var itemErr *b24.ItemError
+			require.ErrorAs(t, r.Err, &itemErr)
+			assert.Equal(t, i, itemErr.Index)
+			assert.Contains(t, itemErr.Description, "isRecurring")
+		default:
+			require.Equal(t, b24.ItemImported, r.Status, "row %d: %v", i, r.Err)
+			require.Len(t, stored[items[i].Title], 1)
+			assert.Equal(t, stored[items[i].Title][0], r.ID, "row %d has the id of its own item", i)
+		}
+	}
+	assert.Equal(t, wantRejected, ie.Rejected)
+	assert.Equal(t, len(items)-wantRejected, ie.Imported)
+	assert.Len(t, stored, len(items)-wantRejected, "no extra items stored")
+	for _, rec := range srv.Requests() {
+		if rec.Method == "crm.item.batchImport" {
+			assert.LessOrEqual(t, rec.Items, b24.MaxBatchImportSize)
+		}
+	}
+}
+
+func TestBatchImportRecoversWithDedupKeys(t *testing.T) {
+	faults := map[string]b24test.Fault{
+		"dropped connection after execution": {Method: "crm.item.batchImport", Kind: b24test.FaultDropAfterExecute, Times: 3},
+		"partial save then 500":              {Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 7, Times: 3},
+		"500 before execution":               {Method: "crm.item.batchImport", Kind: b24test.FaultRefuse, Code: "INTERNAL_SERVER_ERROR", Status: 500, Times: 3},
+		"query limit storm":                  {Method: "crm.item.batchImport", Kind: b24test.FaultRefuse, Code: "QUERY_LIMIT_EXCEEDED", Times: 10},
+		"operation time limit":               {Method: "crm.item.batchImport", Kind: b24test.FaultRefuse, Code: "OPERATION_TIME_LIMIT", Times: 2},
+		"small partial save":                 {Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 3, Times: 1},
+	}
+	for name, f := range faults {
+		t.Run(name, func(t *testing.T) {
+			srv := fakePortal(t)
+			// A 429 without a reset time holds the method for a tenth of the
+			// window: keep the window short so the test does not wait a minute.
+			c := fastClient(t, srv, b24.WithOperatingLimit(time.Second, time.Second))
+			srv.InjectFault(f)
+			items := deals(200, true)
+			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
+			require.NoError(t, err)
+			assertExactlyOnce(t, srv, items, res)
+			assert.Positive(t, srv.Stats().FaultsInjected, "the fault must have fired")
+		})
+	}
+}
+
+func TestBatchImportWithoutKeysNeverDuplicates(t *testing.T) {
+	for name, f := range map[string]b24test.Fault{
+		"dropped connection": {Method: "crm.item.batchImport", Kind: b24test.FaultDropAfterExecute, Times: 2},
+		"partial save":       {Method: "crm.item.batchImport", Kind: b24test.FaultPartialSave, Keep: 5, Times: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := fakePortal(t)
+			c := fastClient(t, srv)
+			srv.InjectFault(f)
+			items := deals(200, false)
+			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
+			var ie *b24.ImportError
+			require.ErrorAs(t, err, &ie)
+			assert.ErrorIs(t, err, b24.ErrOutcomeUnknown)
+			assert.Equal(t, 40, ie.Unknown, "two calls of 20 rows end unknown")
+			stored := storedByTitle(srv, b24.EntityDeal)
+			for i, r := range res.Items {
+				copies := stored[items[i].Title]
+				assert.LessOrEqual(t, len(copies), 1, "row %d duplicated", i)
+				switch r.Status {
+				case b24.ItemImported:
+					require.Len(t, copies, 1)
+					assert.Equal(t, copies[0], r.ID)
+				case b24.ItemUnknown:
+					assert.ErrorIs(t, r.Err, b24.ErrOutcomeUnknown)
+				default:
+					t.Errorf("row %d: unexpected status %v", i, r.Status)
+				}
+			}
+		})
+	}
+}
+
+func TestItemErrorsAreTyped(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv)
+	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityContact, []b24.Item{{Name: "Ann"}, {Post: "CEO"}})
+	var ie *b24.ImportError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 1, ie.Rejected)
+	var itemErr *b24.ItemError
+	require.True(t, errors.As(res.Items[1].Err, &itemErr))
+	assert.Equal(t, 1, itemErr.Index)
+}

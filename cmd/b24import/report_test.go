@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.csv")
+	r, err := createReport(path)
+	require.NoError(t, err)
+	r.add(2, outcome{status: stImported, id: 5})
+	r.add(3, outcome{status: stRejected, code: "B24IMPORT_INVALID_VALUE", desc: `column "x": "a,b" is not a number`})
+	require.NoError(t, r.close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "line,status,id,code,description\n2,imported,5,,\n3,rejected,,B24IMPORT_INVALID_VALUE,\"column \"\"x\"\": \"\"a,b\"\" is not a number\"\n", string(b))
+
+	_, err = createReport(filepath.Join(t.TempDir(), "no", "such", "dir", "r.csv"))
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "report: "), err.Error())
+}
+
+func TestTallySummary(t *testing.T) {
+	var b strings.Builder
+	tl := tally{imported: 3, rejected: 1, fromJournal: 2, sentThisRun: 2}
+	tl.printSummary(&b, 2e9)
+	assert.Equal(t, "imported 3, rejected 1, unknown 0, not sent 0 (2 of them settled by an earlier run); 2s, 1.0 items/s\n", b.String())
+	assert.False(t, tl.allImported())
+}

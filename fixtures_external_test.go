@@ -1,0 +1,94 @@
+package b24_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/b24kit/b24"
+	"github.com/b24kit/b24/b24test"
+	"github.com/stretchr/testify/assert"
+)
+
+// The fixture of the package's external tests: a b24test portal, a client
+// for it, the deals they import and the checks of what the portal stored.
+// (The internal tests have theirs in fixtures_test.go.)
+
+// fakePortal starts a b24test portal without limits (for tests about
+// outcomes, not pacing) unless opts set them again, closed when the test
+// ends.
+func fakePortal(tb testing.TB, opts ...b24test.Option) *b24test.Server {
+	tb.Helper()
+	srv := b24test.NewServer(append([]b24test.Option{b24test.WithoutLimits()}, opts...)...)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// fastClient is a client for srv whose retries do not wait long.
+func fastClient(t *testing.T, srv *b24test.Server, opts ...b24.Option) *b24.Client {
+	t.Helper()
+	base := []b24.Option{
+		b24.WithRateLimit(1e6, 10000),
+		b24.WithRetry(b24.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}),
+	}
+	return srv.Client(append(base, opts...)...)
+}
+
+// deals returns n deals titled "deal-<i>", with dedup keys when keyed.
+func deals(n int, keyed bool) []b24.Item {
+	items := make([]b24.Item, n)
+	for i := range items {
+		items[i] = b24.Item{Title: fmt.Sprintf("deal-%d", i), Opportunity: float64(i) + 0.5, CurrencyID: "EUR"}
+		if keyed {
+			items[i].OriginatorID = "crm-x"
+			items[i].OriginID = fmt.Sprintf("o-%d", i)
+		}
+	}
+	return items
+}
+
+// historyDeals returns n keyed deals created an hour apart, oldest first.
+func historyDeals(n int) []b24.Item {
+	base := time.Now().Add(-time.Duration(n+10) * time.Hour)
+	items := deals(n, true)
+	for i := range items {
+		items[i].CreatedTime = base.Add(time.Duration(i) * time.Hour)
+	}
+	return items
+}
+
+// storedByTitle indexes the portal's deals by title, counting copies.
+func storedByTitle(srv *b24test.Server, et b24.EntityTypeID) (ids map[string][]int64) {
+	ids = map[string][]int64{}
+	for _, it := range srv.Items(et) {
+		title, _ := it.Fields["title"].(string)
+		ids[title] = append(ids[title], it.ID)
+	}
+	return ids
+}
+
+// assertExactlyOnce checks that every keyed row exists once with the id
+// its result names.
+func assertExactlyOnce(t *testing.T, srv *b24test.Server, items []b24.Item, res *b24.BatchImportResult) {
+	t.Helper()
+	stored := storedByTitle(srv, b24.EntityDeal)
+	assert.Len(t, stored, len(items))
+	for i, r := range res.Items {
+		copies := stored[items[i].Title]
+		if !assert.Len(t, copies, 1, "row %d stored %d times", i, len(copies)) {
+			continue
+		}
+		assert.Equal(t, b24.ItemImported, r.Status, "row %d: %v", i, r.Err)
+		assert.Equal(t, copies[0], r.ID, "row %d", i)
+	}
+}
+
+// assertIDsAscending checks that rows were created in input order.
+func assertIDsAscending(t *testing.T, res *b24.BatchImportResult) {
+	t.Helper()
+	prev := int64(0)
+	for _, r := range res.Items {
+		assert.Greater(t, r.ID, prev, "row %d: history rows are created in input order", r.Index)
+		prev = r.ID
+	}
+}
