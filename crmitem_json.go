@@ -2,12 +2,10 @@ package b24
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,299 +19,108 @@ import (
 // own zone.
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
-// appendTime appends t as a quoted timeLayout string. An offset with
-// seconds (local mean time of old dates) cannot be written in that layout,
-// so such times are sent in UTC.
-func appendTime(dst []byte, t time.Time) []byte {
+// appendTimeText appends t in timeLayout. An offset with seconds (local
+// mean time of old dates) cannot be written in that layout, so such times
+// are sent in UTC.
+func appendTimeText(dst []byte, t time.Time) []byte {
 	if _, off := t.Zone(); off%60 != 0 {
 		t = t.UTC()
 	}
-	dst = append(dst, '"')
-	return append(t.AppendFormat(dst, timeLayout), '"')
+	return t.AppendFormat(dst, timeLayout)
 }
 
 // MarshalJSON encodes the item as the flat object crm.item.import reads:
-// typed fields in declaration order, then parentId{N} keys by N, then Fields
-// by key. The output is deterministic.
+// typed fields in declaration order, then the multifields, parentId{N} keys
+// by N, then Fields by key. The output is deterministic.
 func (it Item) MarshalJSON() ([]byte, error) {
-	return it.appendJSON(make([]byte, 0, 256))
-}
-
-// appendJSON appends the item's JSON object to dst. The import engine uses
-// it to encode a whole call into one buffer.
-func (it *Item) appendJSON(dst []byte) ([]byte, error) {
-	dst = append(dst, '{')
-	start := len(dst)
-	key := func(name string) {
-		if len(dst) > start {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, '"', ':')
-	}
-	for i := range itemFields {
-		f := &itemFields[i]
-		switch f.kind {
-		case kindString:
-			if s := *f.str(it); s != "" {
-				key(f.wire)
-				dst = appendJSONString(dst, s)
-			}
-		case kindInt:
-			if n := *f.i64(it); n != 0 {
-				key(f.wire)
-				dst = strconv.AppendInt(dst, n, 10)
-			}
-		case kindSmallInt:
-			if n := *f.num(it); n != 0 {
-				key(f.wire)
-				dst = strconv.AppendInt(dst, int64(n), 10)
-			}
-		case kindFloat:
-			if x := *f.flt(it); x != 0 {
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return nil, fmt.Errorf("b24: item field %s: %v is not a JSON number", f.wire, x)
-				}
-				key(f.wire)
-				dst = appendJSONFloat(dst, x, 64)
-			}
-		case kindYesNo:
-			if y := *f.yn(it); y != "" {
-				key(f.wire)
-				dst = appendJSONString(dst, string(y))
-			}
-		case kindDate:
-			if d := *f.date(it); !d.IsZero() {
-				if !d.IsValid() {
-					return nil, fmt.Errorf("b24: item field %s: %d-%d-%d is not a calendar date", f.wire, d.Year, d.Month, d.Day)
-				}
-				key(f.wire)
-				dst = append(dst, '"')
-				dst = append(d.appendText(dst), '"')
-			}
-		case kindTime:
-			if t := *f.tm(it); !t.IsZero() {
-				if y := t.Year(); y < 1 || y > 9999 {
-					return nil, fmt.Errorf("b24: item field %s: year %d is out of range", f.wire, y)
-				}
-				key(f.wire)
-				dst = appendTime(dst, t)
-			}
-		case kindIDs:
-			if ids := *f.ids(it); len(ids) > 0 {
-				key(f.wire)
-				dst = append(dst, '[')
-				for j, id := range ids {
-					if j > 0 {
-						dst = append(dst, ',')
-					}
-					dst = strconv.AppendInt(dst, id, 10)
-				}
-				dst = append(dst, ']')
-			}
-		}
-	}
-	for _, mk := range multifieldKeys {
-		list := *mk.get(it)
-		if len(list) == 0 {
-			continue
-		}
-		key(mk.wire)
-		dst = append(dst, '[')
-		for j, m := range list {
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = m.appendJSON(dst)
-		}
-		dst = append(dst, ']')
-	}
-	if len(it.Parents) > 0 {
-		var pbuf [8]EntityTypeID // most items have a parent or two
-		parents := pbuf[:0]
-		for et, id := range it.Parents {
-			if id != 0 {
-				parents = append(parents, et)
-			}
-		}
-		slices.Sort(parents)
-		for _, et := range parents {
-			if len(dst) > start {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `"parentId`...)
-			dst = strconv.AppendInt(dst, int64(et), 10)
-			dst = append(dst, '"', ':')
-			dst = strconv.AppendInt(dst, it.Parents[et], 10)
-		}
-	}
-	if len(it.Fields) > 0 {
-		var kbuf [16]string
-		keys := kbuf[:0]
-		for k := range it.Fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		var err error
-		for _, k := range keys {
-			if len(dst) > start {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			if dst, err = appendJSONValue(dst, it.Fields[k], 0); err != nil {
-				return nil, fmt.Errorf("b24: item field %s: %w", quoteName(k), err)
-			}
-		}
-	}
-	return append(dst, '}'), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// maxValueDepth bounds the nesting of Fields values (and catches cycles).
-const maxValueDepth = 32
-
-var errTooDeep = errors.New("value nested too deeply")
-
-// appendJSONValue appends a Fields value. Common types are encoded
-// directly; anything else goes through encoding/json.
-func appendJSONValue(dst []byte, v any, depth int) ([]byte, error) {
-	if depth > maxValueDepth {
-		return nil, errTooDeep
-	}
-	var err error
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "null"...), nil
-	case string:
-		return appendJSONString(dst, x), nil
-	case bool:
-		return strconv.AppendBool(dst, x), nil
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(dst, x, 10), nil
-	case int32:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(dst, x, 10), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("%v is not a JSON number", x)
-		}
-		return appendJSONFloat(dst, x, 64), nil
-	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("%v is not a JSON number", x)
-		}
-		return appendJSONFloat(dst, float64(x), 32), nil
-	case json.Number:
-		if !isJSONNumber(string(x)) {
-			return nil, fmt.Errorf("%s is not a JSON number", quoteName(string(x)))
-		}
-		return append(dst, x...), nil
-	case json.RawMessage:
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, x); err != nil {
-			return nil, fmt.Errorf("raw JSON is not valid: %v", err)
-		}
-		return append(dst, buf.Bytes()...), nil
-	case YesNo:
-		return appendJSONString(dst, string(x)), nil
-	case Date:
-		if x.IsZero() {
-			return append(dst, `""`...), nil
-		}
-		if !x.IsValid() {
-			return nil, fmt.Errorf("%d-%d-%d is not a calendar date", x.Year, x.Month, x.Day)
-		}
-		dst = append(dst, '"')
-		return append(x.appendText(dst), '"'), nil
-	case time.Time:
-		if x.IsZero() {
-			return append(dst, `""`...), nil
-		}
-		if y := x.Year(); y < 1 || y > 9999 {
-			return nil, fmt.Errorf("year %d is out of range", y)
-		}
-		return appendTime(dst, x), nil
-	case File:
-		return x.appendJSON(dst), nil
-	case *File:
-		if x == nil {
-			return append(dst, "null"...), nil
-		}
-		return x.appendJSON(dst), nil
-	case []File:
-		dst = append(dst, '[')
-		for i, f := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = f.appendJSON(dst)
-		}
-		return append(dst, ']'), nil
-	case []string:
-		dst = append(dst, '[')
-		for i, s := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, s)
-		}
-		return append(dst, ']'), nil
-	case []int64:
-		dst = append(dst, '[')
-		for i, n := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = strconv.AppendInt(dst, n, 10)
-		}
-		return append(dst, ']'), nil
-	case []any:
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = appendJSONValue(dst, e, depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, ']'), nil
-	case map[string]any:
-		dst = append(dst, '{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-			dst = append(dst, ':')
-			if dst, err = appendJSONValue(dst, x[k], depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return append(dst, '}'), nil
-	}
-	switch reflect.TypeOf(v).Kind() {
-	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
-		return nil, fmt.Errorf("values of type %T cannot be sent", v)
-	}
-	b, err := json.Marshal(v)
+	b, err := it.appendJSON(make([]byte, 0, 256))
 	if err != nil {
 		return nil, err
 	}
-	return append(dst, b...), nil
+	return b, nil
+}
+
+// appendJSON appends the item's JSON object to dst; on error dst comes back
+// as it was. The import engine encodes a whole call into one buffer with it.
+func (it *Item) appendJSON(dst []byte) ([]byte, error) { return it.encode(valueSink{}, dst) }
+
+// jsonSink is the JSON wire form, which the zero [valueSink] writes.
+type jsonSink struct{}
+
+func (jsonSink) null(dst []byte) []byte { return append(dst, "null"...) }
+
+func (jsonSink) boolean(dst []byte, b bool) []byte { return strconv.AppendBool(dst, b) }
+
+func (jsonSink) integer(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+func (jsonSink) unsigned(dst []byte, n uint64) []byte { return strconv.AppendUint(dst, n, 10) }
+
+func (jsonSink) float(dst []byte, x float64, bits int) []byte { return appendJSONFloat(dst, x, bits) }
+
+func (jsonSink) number(dst []byte, n json.Number) []byte { return append(dst, n...) }
+
+func (jsonSink) text(dst []byte, s string) ([]byte, error) { return appendJSONString(dst, s), nil }
+
+func (jsonSink) date(dst []byte, d Date) []byte {
+	return append(d.appendText(append(dst, '"')), '"')
+}
+
+func (jsonSink) time(dst []byte, t time.Time) []byte {
+	return append(appendTimeText(append(dst, '"'), t), '"')
+}
+
+func (jsonSink) base64(dst []byte, b []byte) []byte {
+	return append(base64.StdEncoding.AppendEncode(append(dst, '"'), b), '"')
+}
+
+func (jsonSink) encoded(dst []byte, js []byte) ([]byte, error) { return append(dst, js...), nil }
+
+func (jsonSink) openList(dst []byte) []byte { return append(dst, '[') }
+
+func (jsonSink) element(dst []byte, i int) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	return dst
+}
+
+func (jsonSink) closeList(dst []byte) []byte { return append(dst, ']') }
+
+func (jsonSink) openObject(dst []byte) []byte { return append(dst, '{') }
+
+func (jsonSink) key(dst []byte, i int, k string) ([]byte, error) {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	return append(appendJSONString(dst, k), ':'), nil
+}
+
+func (jsonSink) name(dst []byte, i int, k string) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(append(dst, '"'), k...)
+	return append(dst, '"', ':')
+}
+
+func (jsonSink) numberedName(dst []byte, i int, prefix string, n int64) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(append(dst, '"'), prefix...)
+	return append(strconv.AppendInt(dst, n, 10), '"', ':')
+}
+
+func (jsonSink) closeObject(dst []byte) []byte { return append(dst, '}') }
+
+// compactJSON returns raw without insignificant space, or why it is not
+// JSON.
+func compactJSON(raw []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // isJSONNumber reports whether s is a JSON number literal.
@@ -379,6 +186,15 @@ func appendJSONFloat(dst []byte, f float64, bits int) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var jsonPlain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, as with encoding/json (validation refuses it before sending).
 // HTML characters are not escaped: the portal does not need it.
@@ -387,11 +203,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if jsonPlain[b] {
+			i++
+			continue
+		}
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '"', '\\':
@@ -458,7 +274,7 @@ func (it *Item) decodeKey(k string, v json.RawMessage) error {
 		if isJSONNull(v) {
 			return nil
 		}
-		return f.decode(it, v)
+		return f.kind.decode(it, v)
 	}
 	for _, mk := range multifieldKeys {
 		if k == mk.wire {

@@ -1,6 +1,7 @@
 package b24
 
 import (
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,93 +11,34 @@ import (
 	"unicode/utf8"
 )
 
-// checkValue looks through a Fields value for what cannot be sent. It
-// returns where the problem is (e.g. "[2].name") and what it is, or "", "".
+// checkValue looks through a Fields value for what cannot be sent or what
+// the portal would store wrongly, with the walker that encodes it (see
+// [valueWalker]). It returns where the problem is (e.g. "[2].name") and
+// what it is, or "", "".
 func checkValue(val any, depth int) (path, problem string) {
-	if depth > maxValueDepth {
-		return "", "nested too deeply"
+	_, err := valueWalker{sink: valueSink{discardSink{}}, validate: true}.walk(nil, val, depth)
+	if ve, ok := err.(*valueError); ok {
+		return ve.path, ve.problem
 	}
-	switch x := val.(type) {
-	case nil, bool, int, int64, int32, uint64:
-		return "", ""
-	case string:
-		return "", badString(x)
-	case float64:
-		return "", badFloat(x)
-	case float32:
-		return "", badFloat(float64(x))
-	case json.Number:
-		if !isJSONNumber(string(x)) {
-			return "", quoteName(string(x)) + " is not a number"
-		}
-		return "", ""
-	case json.RawMessage:
-		if !json.Valid(x) || !utf8.Valid(x) {
-			return "", "raw JSON is not valid UTF-8 JSON"
-		}
-		return "", ""
-	case YesNo:
-		if x != "" && x != Yes && x != No {
-			return "", quoteName(string(x)) + ` is not "Y" or "N"`
-		}
-		return "", ""
-	case Date:
-		if !x.IsZero() && !x.IsValid() {
-			return "", fmt.Sprintf("%d-%02d-%02d is not a calendar date", x.Year, int(x.Month), x.Day)
-		}
-		return "", ""
-	case time.Time:
-		if !x.IsZero() && (x.Year() < 1 || x.Year() > 9999) {
-			return "", fmt.Sprintf("year %d is out of range", x.Year())
-		}
-		return "", ""
-	case File:
-		return "", badFile(&x)
-	case *File:
-		if x == nil {
-			return "", ""
-		}
-		return "", badFile(x)
-	case []File:
-		for i := range x {
-			if p := badFile(&x[i]); p != "" {
-				return "[" + strconv.Itoa(i) + "]", p
-			}
-		}
-		return "", ""
-	case []string:
-		for i, s := range x {
-			if p := badString(s); p != "" {
-				return "[" + strconv.Itoa(i) + "]", p
-			}
-		}
-		return "", ""
-	case []int64:
-		return "", ""
-	case []any:
-		for i, e := range x {
-			if p, prob := checkValue(e, depth+1); prob != "" {
-				return "[" + strconv.Itoa(i) + "]" + p, prob
-			}
-		}
-		return "", ""
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) {
-				return "", "a key is not valid UTF-8"
-			}
-			if p, prob := checkValue(e, depth+1); prob != "" {
-				return "." + k + p, prob
-			}
-		}
-		return "", ""
+	if err != nil {
+		return "", err.Error() // the discard sink refuses nothing; kept for safety
 	}
-	return checkReflect(reflect.ValueOf(val), depth)
+	return "", ""
 }
 
-var marshalerType = reflect.TypeFor[json.Marshaler]()
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
 
-// checkReflect handles the types checkValue does not list.
+// isMarshaler reports whether encoding/json asks t for its own encoding.
+func isMarshaler(t reflect.Type) bool {
+	return t.Implements(marshalerType) || t.Implements(textMarshalerType)
+}
+
+// checkReflect looks into the types the walker does not list, as
+// encoding/json would see them: a marshaller is asked for its encoding,
+// anything else is looked into field by field.
 func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 	if depth > maxValueDepth {
 		return "", "nested too deeply"
@@ -104,7 +46,7 @@ func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 	if !rv.IsValid() {
 		return "", ""
 	}
-	if rv.Type().Implements(marshalerType) {
+	if isMarshaler(rv.Type()) {
 		if rv.Kind() == reflect.Pointer && rv.IsNil() {
 			return "", ""
 		}
@@ -113,9 +55,10 @@ func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 		}
 		return "", ""
 	}
+	if p := unsendableKind(rv.Type()); p != "" {
+		return "", p
+	}
 	switch rv.Kind() {
-	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
-		return "", fmt.Sprintf("values of type %s cannot be sent", rv.Type())
 	case reflect.String:
 		return "", badString(rv.String())
 	case reflect.Float32, reflect.Float64:
@@ -131,7 +74,7 @@ func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 		}
 		for i := 0; i < rv.Len(); i++ {
 			if p, prob := checkReflect(rv.Index(i), depth+1); prob != "" {
-				return "[" + strconv.Itoa(i) + "]" + p, prob
+				return pathIndex(i) + p, prob
 			}
 		}
 	case reflect.Map:
@@ -164,6 +107,9 @@ func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 	return "", ""
 }
 
+// The problems below are shared by the typed fields and the walker, so a
+// value is judged alike wherever it is put.
+
 func badString(s string) string {
 	if !utf8.ValidString(s) {
 		return "not valid UTF-8"
@@ -178,6 +124,29 @@ func badFloat(x float64) string {
 	return ""
 }
 
+func badYesNo(y YesNo) string {
+	if y != "" && y != Yes && y != No {
+		return quoteName(string(y)) + ` is not "Y" or "N"`
+	}
+	return ""
+}
+
+// badDate judges a date that is set.
+func badDate(d Date) string {
+	if !d.IsValid() {
+		return fmt.Sprintf("%d-%02d-%02d is not a calendar date", d.Year, int(d.Month), d.Day)
+	}
+	return ""
+}
+
+// badTime judges a time that is set.
+func badTime(t time.Time) string {
+	if y := t.Year(); y < 1 || y > 9999 {
+		return "year " + strconv.Itoa(y) + " is out of range"
+	}
+	return ""
+}
+
 func badFile(f *File) string {
 	switch {
 	case f.Name == "":
@@ -187,3 +156,28 @@ func badFile(f *File) string {
 	}
 	return ""
 }
+
+// discardSink writes nothing: validation walks values with it.
+type discardSink struct{}
+
+func (discardSink) null(dst []byte) []byte                          { return dst }
+func (discardSink) boolean(dst []byte, _ bool) []byte               { return dst }
+func (discardSink) integer(dst []byte, _ int64) []byte              { return dst }
+func (discardSink) unsigned(dst []byte, _ uint64) []byte            { return dst }
+func (discardSink) float(dst []byte, _ float64, _ int) []byte       { return dst }
+func (discardSink) number(dst []byte, _ json.Number) []byte         { return dst }
+func (discardSink) text(dst []byte, _ string) ([]byte, error)       { return dst, nil }
+func (discardSink) date(dst []byte, _ Date) []byte                  { return dst }
+func (discardSink) time(dst []byte, _ time.Time) []byte             { return dst }
+func (discardSink) base64(dst []byte, _ []byte) []byte              { return dst }
+func (discardSink) encoded(dst []byte, _ []byte) ([]byte, error)    { return dst, nil }
+func (discardSink) openList(dst []byte) []byte                      { return dst }
+func (discardSink) element(dst []byte, _ int) []byte                { return dst }
+func (discardSink) closeList(dst []byte) []byte                     { return dst }
+func (discardSink) openObject(dst []byte) []byte                    { return dst }
+func (discardSink) key(dst []byte, _ int, _ string) ([]byte, error) { return dst, nil }
+func (discardSink) name(dst []byte, _ int, _ string) []byte         { return dst }
+func (discardSink) numberedName(dst []byte, _ int, _ string, _ int64) []byte {
+	return dst
+}
+func (discardSink) closeObject(dst []byte) []byte { return dst }
