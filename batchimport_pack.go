@@ -1,9 +1,7 @@
 package b24
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 
@@ -153,26 +151,16 @@ func encodeImportCommand(et EntityTypeID, items []pendingItem, originalUFNames b
 	if originalUFNames {
 		buf = append(buf, "&useOriginalUfNames=Y"...)
 	}
-	vars := 0
-	var js []byte
-	for i, p := range items {
+	data := newBracketItems("data")
+	for i := range items {
+		before := data.vars()
 		var err error
-		if js, err = p.item.appendJSON(js[:0]); err != nil {
-			return "", phpquery.ErrNotPackable
-		}
-		dec := json.NewDecoder(bytes.NewReader(js))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return "", phpquery.ErrNotPackable
-		}
-		before := vars
-		if buf, err = phpquery.Append(buf, "data["+strconv.Itoa(i)+"]", v, &vars); err != nil {
+		if buf, err = data.appendItem(buf, i, &items[i].item); err != nil {
 			return "", phpquery.ErrNotPackable
 		}
 		// An item with no pairs would vanish from data and shift the
 		// answers of the items after it.
-		if vars == before || vars > phpquery.MaxCommandVars {
+		if data.vars() == before || data.vars() > phpquery.MaxCommandVars {
 			return "", phpquery.ErrNotPackable
 		}
 	}

@@ -13,8 +13,12 @@ import (
 	"github.com/b24kit/b24/internal/wire"
 )
 
-// CRMItemService imports and reads CRM items through the universal crm.item
-// methods. Get it from [Client.CRMItem].
+// CRMItemService imports CRM items of any entity type through the universal
+// crm.item methods: crm.item.batchImport and crm.item.import, and
+// crm.item.list to find items again by dedup key after a call whose outcome
+// is unknown. Get it from [Client.CRMItem]; it is safe for concurrent use.
+//
+// API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/index.html
 type CRMItemService service
 
 // EntityTypeID identifies a CRM entity type in the universal crm.item API.
@@ -220,16 +224,8 @@ type File struct {
 	Content []byte
 }
 
-// MarshalJSON encodes f as ["name", "<base64>"].
-func (f File) MarshalJSON() ([]byte, error) { return f.appendJSON(nil), nil }
-
-func (f File) appendJSON(dst []byte) []byte {
-	dst = append(dst, '[')
-	dst = appendJSONString(dst, f.Name)
-	dst = append(dst, ',', '"')
-	dst = base64.StdEncoding.AppendEncode(dst, f.Content)
-	return append(dst, '"', ']')
-}
+// MarshalJSON encodes f as ["name", "<base64>"], as in an [Item].
+func (f File) MarshalJSON() ([]byte, error) { return valueWalker{}.file(nil, &f) }
 
 // UnmarshalJSON reads ["name", "<base64>"].
 func (f *File) UnmarshalJSON(b []byte) error {
@@ -256,15 +252,7 @@ type Multifield struct {
 
 // MarshalJSON encodes m as {"VALUE": ..., "VALUE_TYPE": ...}, the form the
 // import reads.
-func (m Multifield) MarshalJSON() ([]byte, error) { return m.appendJSON(nil), nil }
-
-func (m Multifield) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"VALUE":`...)
-	dst = appendJSONString(dst, m.Value)
-	dst = append(dst, `,"VALUE_TYPE":`...)
-	dst = appendJSONString(dst, m.ValueType)
-	return append(dst, '}')
-}
+func (m Multifield) MarshalJSON() ([]byte, error) { return encodeMultifield(valueSink{}, nil, m) }
 
 // UnmarshalJSON reads {"VALUE": ..., "VALUE_TYPE": ...}.
 func (m *Multifield) UnmarshalJSON(b []byte) error {
@@ -393,6 +381,8 @@ func dedupKeyOf(et EntityTypeID, it *Item) (dedup.Key, bool) {
 // [CRMItemService.BatchImport]; a refusal wraps an [*ItemError] and matches
 // [ErrInvalidInput]. Import is not retried when its outcome is unknown: for
 // many items use BatchImport, which reconciles by dedup key.
+//
+// API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-import.html
 func (s *CRMItemService) Import(ctx context.Context, entityTypeID EntityTypeID, item Item) (int64, error) {
 	if entityTypeID <= 0 {
 		return 0, invalidInput("crm.item.import: entity type %d is not valid", entityTypeID)

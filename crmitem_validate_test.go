@@ -279,3 +279,46 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+type failingText struct{}
+
+func (failingText) MarshalText() ([]byte, error) { return nil, errors.New("no text") }
+
+// complexMarshaler is of a kind JSON cannot carry, but marshals itself.
+type complexMarshaler complex128
+
+func (complexMarshaler) MarshalJSON() ([]byte, error) { return []byte(`"1+2i"`), nil }
+
+// TestValidateJudgesMarshalersByTheirOutput: a type that marshals itself,
+// as JSON or as text, is accepted or refused on what it writes, by
+// validation and encoding alike.
+func TestValidateJudgesMarshalersByTheirOutput(t *testing.T) {
+	bad := Item{Fields: map[string]any{"ufCrm_1": map[string]any{"a": failingText{}}}}
+	ie := newItemValidator(EntityDeal, false, fixedNow).check(&bad)
+	require.NotNil(t, ie)
+	assert.Equal(t, CodeInvalidValue, ie.Code)
+	assert.Contains(t, ie.Description, "ufCrm_1.a: cannot be encoded")
+	assert.Contains(t, ie.Description, "no text")
+	_, err := bad.MarshalJSON()
+	assert.Error(t, err)
+
+	good := Item{Fields: map[string]any{"ufCrm_1": complexMarshaler(1 + 2i), "ufCrm_2": []any{complexMarshaler(0)}}}
+	assert.Nil(t, newItemValidator(EntityDeal, false, fixedNow).check(&good))
+	b, err := good.MarshalJSON()
+	require.NoError(t, err)
+	assert.Equal(t, `{"ufCrm_1":"1+2i","ufCrm_2":["1+2i"]}`, string(b))
+}
+
+// TestValidateNestedProblemIsDeterministic: with several problems inside
+// one value, the one under the smallest key is reported, whatever the map
+// order.
+func TestValidateNestedProblemIsDeterministic(t *testing.T) {
+	it := Item{Fields: map[string]any{"ufCrm_1": map[string]any{
+		"z": math.NaN(), "b": []any{"ok", "a\xff"}, "m": math.Inf(1), "c": YesNo("x"),
+	}}}
+	for range 50 {
+		ie := newItemValidator(EntityDeal, false, fixedNow).check(&it)
+		require.NotNil(t, ie)
+		assert.Equal(t, "ufCrm_1.b[1]: not valid UTF-8", ie.Description)
+	}
+}

@@ -2,7 +2,6 @@ package b24
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -122,44 +121,12 @@ func (v *itemValidator) check(it *Item) *ItemError {
 	return nil
 }
 
+// checkTyped applies each typed field's own checks (see [fieldKind]).
 func (v *itemValidator) checkTyped(it *Item) *ItemError {
 	for i := range itemFields {
 		f := &itemFields[i]
-		switch f.kind {
-		case kindString:
-			if s := *f.str(it); !utf8.ValidString(s) {
-				return itemErr(CodeInvalidValue, "%s: not valid UTF-8", f.wire)
-			}
-		case kindInt:
-			if n := *f.i64(it); n < 0 {
-				return itemErr(CodeInvalidValue, "%s: %d is negative", f.wire, n)
-			}
-		case kindSmallInt:
-			if n := *f.num(it); n < 0 {
-				return itemErr(CodeInvalidValue, "%s: %d is negative", f.wire, n)
-			}
-		case kindFloat:
-			if x := *f.flt(it); math.IsNaN(x) || math.IsInf(x, 0) {
-				return itemErr(CodeInvalidValue, "%s: %v is not a number the portal can store", f.wire, x)
-			}
-		case kindYesNo:
-			if y := *f.yn(it); y != "" && y != Yes && y != No {
-				return itemErr(CodeInvalidValue, `%s: %s is not "Y" or "N" (the portal reads anything else as N)`, f.wire, quoteName(string(y)))
-			}
-		case kindDate:
-			if d := *f.date(it); !d.IsZero() && !d.IsValid() {
-				return itemErr(CodeInvalidValue, "%s: %d-%02d-%02d is not a calendar date", f.wire, d.Year, int(d.Month), d.Day)
-			}
-		case kindTime:
-			if t := *f.tm(it); !t.IsZero() && (t.Year() < 1 || t.Year() > 9999) {
-				return itemErr(CodeInvalidValue, "%s: year %d is out of range", f.wire, t.Year())
-			}
-		case kindIDs:
-			for j, id := range *f.ids(it) {
-				if id <= 0 {
-					return itemErr(CodeInvalidValue, "%s[%d]: id %d is not positive", f.wire, j, id)
-				}
-			}
+		if path, problem := f.kind.check(it); problem != "" {
+			return itemErr(CodeInvalidValue, "%s%s: %s", f.wire, path, problem)
 		}
 	}
 	return nil
