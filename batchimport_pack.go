@@ -102,11 +102,14 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 // batchTime reports a packed request to the operating budget: the reading
 // of the latest window position and, within it, the largest (commands run
 // one after another and their finish stamps can tie), and the commands'
-// total server time as the cost.
+// total server time as the cost. When no command ran (result_time is []),
+// there is no reading of the method: the envelope's time is the batch
+// wrapper's own, whose operating is 0 and whose reset lies a whole window
+// ahead, so it is not passed on.
 func batchTime(env *wire.Envelope) *ResponseTime {
 	a, err := wire.DecodeBatchAnswer(env.Result)
 	if err != nil || len(a.ResultTime) == 0 {
-		return env.Time
+		return nil
 	}
 	var t ResponseTime
 	total := 0.0
