@@ -128,3 +128,24 @@ func TestRateTokenIsTakenAfterTheBudgetWait(t *testing.T) {
 	assert.Equal(t, []string{"budget admitted", "rate token"}, ol.events,
 		"no rate token is taken while the budget holds the request")
 }
+
+// The token server's wrong_client (a recorded answer with no description)
+// matches ErrInvalidClient, as the PHP SDKs treat it.
+func TestWrongClientIsInvalidClient(t *testing.T) {
+	rest := newPortal(t, func(w http.ResponseWriter, r recorded) {
+		apiError(w, 401, "expired_token", "The access token provided has expired")
+	})
+	token := newPortal(t, func(w http.ResponseWriter, r recorded) {
+		writeJSON(w, 401, map[string]any{"error": "wrong_client"})
+	})
+	o, err := NewOAuth(OAuthConfig{Endpoint: rest.srv.URL + "/rest/", TokenURL: token.srv.URL + "/oauth/token/",
+		ClientID: "app", ClientSecret: "canary-client-secret",
+		Token: Token{AccessToken: "stale", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}})
+	require.NoError(t, err)
+	c, _ := testClient(t, o)
+	err = c.Call(t.Context(), "profile", nil, nil)
+	assert.ErrorIs(t, err, ErrInvalidClient)
+	assert.NotErrorIs(t, err, ErrInvalidGrant)
+	assert.NotContains(t, err.Error(), "canary-client-secret")
+	assert.Equal(t, int64(1), token.calls.Load(), "a wrong client is not retried")
+}
