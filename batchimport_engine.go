@@ -94,9 +94,6 @@ func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []Ite
 		if len(pack) == 0 {
 			return true
 		}
-		if !e.waitFirst(ctx) {
-			return false
-		}
 		u := pack
 		pack = nil
 		return e.dispatch(ctx, u, out)
@@ -110,6 +107,9 @@ func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []Ite
 		}
 		pack = append(pack, cur)
 		cur = chunk{}
+		if !e.waitFirst(ctx) {
+			return false
+		}
 		if len(pack) >= e.packSize() {
 			return sendPack()
 		}
@@ -151,9 +151,10 @@ func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []Ite
 	e.emit(out, notSent(left, e.stopCause(ctx)))
 }
 
-// waitFirst holds the dispatch of units after the first while automatic
-// packing has not learnt the cost of a call yet; it returns false when
-// ctx ends first.
+// waitFirst holds the chunks after the first one while automatic packing
+// has not learnt the cost of a call yet: the first goes alone as a plain
+// call and the rest wait for its answer, so that they are packed by what
+// it tells. It returns false when ctx ends first.
 func (e *engine) waitFirst(ctx context.Context) bool {
 	if e.cfg.packing != 0 {
 		return true

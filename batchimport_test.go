@@ -235,7 +235,7 @@ func TestBatchImportCancellation(t *testing.T) {
 	defer cancel()
 	var once sync.Once
 	items := deals(400, false)
-	res, err := c.CRMItem.BatchImport(ctx, b24.EntityDeal, items, b24.WithConcurrency(1),
+	res, err := c.CRMItem.BatchImport(ctx, b24.EntityDeal, items, b24.WithConcurrency(1), b24.WithPacking(1),
 		b24.WithProgress(func(p b24.Progress) {
 			if p.Done >= 40 {
 				once.Do(cancel)

@@ -149,3 +149,83 @@ func TestWrongClientIsInvalidClient(t *testing.T) {
 	assert.NotContains(t, err.Error(), "canary-client-secret")
 	assert.Equal(t, int64(1), token.calls.Load(), "a wrong client is not retried")
 }
+
+// Packs are sized by the share of the rate the limiter really grants: a
+// limiter shared by three processes grants each a third of the portal's
+// rate, and each must pack three times as many calls to reach the
+// operating ceiling.
+func TestPackSizeFollowsTheRateTheLimiterGrants(t *testing.T) {
+	p := newPortal(t, func(w http.ResponseWriter, r recorded) { ok(w, true) })
+	c, _ := testClient(t, webhookFor(t, p), WithRateLimit(1, 2))
+	e := newEngine(c, EntityDeal, importConfig{concurrency: 8, chunkSize: MaxBatchImportSize, now: time.Now}, t.Context())
+	assert.Equal(t, 1, e.packSize(), "no cost known yet: a plain call first")
+	e.observeCost(0.4, MaxBatchImportSize)
+	// Operating ceiling 0.8 s/s ÷ 0.4 s × 20 = 40 rows/s; one request a
+	// second carries 20: packs of ⌈2 × 1.25⌉ = 3.
+	assert.Equal(t, 3, e.packSize())
+
+	// The limiter holds every request and grants one every 3 s.
+	at := time.Unix(1_800_000_000, 0)
+	for range 20 {
+		c.grants.observe(at.Add(-time.Second), at)
+		at = at.Add(3 * time.Second)
+	}
+	assert.InDelta(t, 1.0/3, c.requestRate(), 0.01)
+	assert.Equal(t, 8, e.packSize(), "⌈40 ÷ (20/3) × 1.25⌉")
+
+	// Grants the limiter did not hold say nothing about its pace.
+	d := &rateMeter{}
+	d.observe(at, at)
+	d.observe(at.Add(10*time.Second), at.Add(10*time.Second))
+	assert.Zero(t, d.rate())
+}
+
+// Automatic packing sends one plain call and waits for its answer before
+// packing the rest, instead of spending a request per chunk while the
+// cost of a call is unknown.
+func TestAutomaticPackingProbesWithOneCall(t *testing.T) {
+	var mu sync.Mutex
+	var methods []string
+	p := newPortal(t, func(w http.ResponseWriter, r recorded) {
+		mu.Lock()
+		methods = append(methods, r.Method)
+		mu.Unlock()
+		if r.Method == "batch" {
+			cmds, _ := r.Body["cmd"].(map[string]any)
+			res := map[string]any{}
+			times := map[string]any{}
+			for id := range cmds {
+				items := make([]any, MaxBatchImportSize)
+				for i := range items {
+					items[i] = map[string]any{"item": map[string]any{"id": 1}}
+				}
+				res[id] = map[string]any{"items": items}
+				times[id] = map[string]any{"start": 1, "finish": 1.001, "duration": 0.001, "processing": 0.001}
+			}
+			ok(w, map[string]any{"result": res, "result_error": []any{}, "result_total": []any{}, "result_next": []any{}, "result_time": times})
+			return
+		}
+		items := make([]any, MaxBatchImportSize)
+		for i := range items {
+			items[i] = map[string]any{"item": map[string]any{"id": 1}}
+		}
+		writeJSON(w, 200, map[string]any{"result": map[string]any{"items": items},
+			"time": map[string]any{"start": 1, "finish": 1.001, "duration": 0.001, "processing": 0.001}})
+	})
+	c, _ := testClient(t, webhookFor(t, p), WithRateLimit(1, 2))
+	items := make([]Item, 40*MaxBatchImportSize)
+	for i := range items {
+		items[i] = Item{Title: "t"}
+	}
+	res, err := c.CRMItem.BatchImport(t.Context(), EntityDeal, items)
+	require.NoError(t, err)
+	imported, _, _, _ := res.Counts()
+	assert.Equal(t, len(items), imported)
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, methods)
+	assert.Equal(t, methodBatchImport, methods[0], "one plain call measures the cost")
+	for _, m := range methods[1:] {
+		assert.Equal(t, "batch", m, "everything after it is packed: %v", methods)
+	}
+}

@@ -51,6 +51,8 @@ type settings struct {
 	overhead int
 	packing  int
 	conc     int
+	// cloudScale divides the cloud regime's times (and multiplies its rate).
+	cloudScale float64
 }
 
 // result is one measured figure with its target.
@@ -65,12 +67,13 @@ type result struct {
 func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("b24bench", flag.ContinueOnError)
 	var s settings
-	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, shared, concurrency, overhead, memory or all (comma-separated; with -quick, all skips shared and concurrency)")
+	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, cloud, fill, shared, concurrency, overhead, memory or all (comma-separated; with -quick, all skips fill, shared and concurrency)")
 	fs.BoolVar(&s.quick, "quick", false, "shorter runs for CI (under 2 minutes in all), same checks")
 	fs.IntVar(&s.items, "items", 0, "items of the streaming import in the memory regime (default 1000000, 200000 with -quick)")
 	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
 	fs.IntVar(&s.conc, "concurrency", 0, "calls in flight in the paced regimes (0: the SDK default)")
-	fs.IntVar(&s.packing, "packing", 0, "WithPacking value of the packed and operating regimes (0: automatic)")
+	fs.IntVar(&s.packing, "packing", 0, "WithPacking value of the packed, operating and fill regimes (0: automatic)")
+	fs.Float64Var(&s.cloudScale, "cloud-scale", 0, "time scale of the cloud regime: its durations ÷ N, its rate × N (default 10, 40 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
@@ -82,6 +85,15 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		if s.quick {
 			s.items = 200_000
 		}
+	}
+	if s.cloudScale == 0 {
+		s.cloudScale = 10
+		if s.quick {
+			s.cloudScale = 40
+		}
+	}
+	if !(s.cloudScale >= 1) {
+		return 2, fmt.Errorf("-cloud-scale must be at least 1")
 	}
 	if s.overhead == 0 {
 		s.overhead = 200_000
@@ -95,9 +107,9 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		switch r {
 		case "all":
 			for _, x := range regimes {
-				want[x] = !s.quick || x != "concurrency" && x != "shared" // long, and not a target
+				want[x] = !s.quick || x != "concurrency" && x != "shared" && x != "fill" // long (fill: its ratio needs a long run)
 			}
-		case "request", "packed", "operating", "shared", "concurrency", "overhead", "memory":
+		case "request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "overhead", "memory":
 			want[r] = true
 		default:
 			return 2, fmt.Errorf("unknown regime %q", r)
@@ -118,6 +130,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 			res, err = runPaced(ctx, out, packedRegime(s))
 		case "operating":
 			res, err = runPaced(ctx, out, operatingRegime(s))
+		case "cloud":
+			res, err = runCloud(ctx, out, s)
+		case "fill":
+			res, err = runFill(ctx, out, s)
 		case "shared":
 			res, err = runShared(ctx, out, s)
 		case "concurrency":
@@ -147,4 +163,4 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 // regimes in the order they run.
 // The memory regime runs before the overhead regime, whose large input
 // slices would otherwise sit in the heap it measures.
-var regimes = []string{"request", "packed", "operating", "shared", "concurrency", "memory", "overhead"}
+var regimes = []string{"request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "memory", "overhead"}
