@@ -11,6 +11,13 @@
 //	-fault kind=drop,times=3
 //	-fault kind=partial,keep=5
 //	-fault kind=move,location=https://new.example.com
+//
+// With -tls it serves https with a self-signed certificate made at start
+// and written to -tls-cert, for clients that insist on https (the official
+// JS SDK's webhook client does):
+//
+//	go run ./cmd/b24fake -tls -tls-cert /tmp/b24fake.pem &
+//	NODE_EXTRA_CA_CERTS=/tmp/b24fake.pem node app.mjs
 package main
 
 import (
