@@ -53,6 +53,7 @@ type settings struct {
 	conc     int
 	// cloudScale divides the cloud regime's times (and multiplies its rate).
 	cloudScale float64
+	cpuProfile string // CPU profile of the overhead regime's default variant
 }
 
 // result is one measured figure with its target.
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
 	fs.IntVar(&s.conc, "concurrency", 0, "calls in flight in the paced regimes (0: the SDK default)")
 	fs.IntVar(&s.packing, "packing", 0, "WithPacking value of the packed, operating and fill regimes (0: automatic)")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the overhead regime's default variant to this file")
 	fs.Float64Var(&s.cloudScale, "cloud-scale", 0, "time scale of the cloud regime: its durations ÷ N, its rate × N (default 10, 40 with -quick)")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
