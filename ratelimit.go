@@ -16,6 +16,12 @@ import (
 // sent or ctx is done. Implementations must be safe for concurrent use;
 // share one between all clients of a portal (and source IP), because the
 // portal counts requests per portal, not per client.
+//
+// The client measures the pace at which Wait lets its requests go when
+// they have to wait, and imports size their packed requests by that pace
+// rather than by the configured rate: a limiter shared by three processes
+// grants each about a third of the portal's rate, and each packs as if
+// the rate were a third. A Limiter needs nothing extra for that.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
