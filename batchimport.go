@@ -251,10 +251,21 @@ func summarize(res *BatchImportResult, cause error) error {
 // ImportSeq is the streaming form of [CRMItemService.BatchImport]: it reads
 // items lazily and yields one result per item as calls complete (not in
 // input order; use ItemResult.Index). Memory stays bounded by the calls in
-// flight, whatever the input's size. Breaking out of the loop cancels the
-// import; rows not yet sent are then simply not imported. When ctx is
-// cancelled or the import stops on a fatal error, the input is not read
-// any further: rows without a result were not sent.
+// flight, whatever the input's size. When ctx is cancelled or the import
+// stops on a fatal error, the input is not read any further: rows without
+// a result were not sent.
+//
+// Breaking out of the loop stops the import: no more input is read, no
+// request is sent after the break, the exchanges in flight are cancelled
+// and ImportSeq returns once they have ended. Results not yielded by then
+// are dropped, but their rows may exist in the portal: rows already
+// settled (at most concurrency+2 units of results) and the rows of the
+// requests in flight, which the portal may have run before the
+// cancellation reached it (at most concurrency units). A unit is one call
+// of up to [WithChunkSize] rows, or with packing one batch request of up
+// to 50 calls. So at most (2×concurrency+2) units of rows are created
+// beyond the results seen. To learn the outcome of every row, cancel ctx
+// instead of breaking and keep reading: every row then gets a result.
 //
 // A problem with the options or the entity type is yielded once as a
 // result with Index -1 and Status ItemNotSent before anything is read.

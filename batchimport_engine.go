@@ -63,12 +63,20 @@ type engine struct {
 	inflight sync.WaitGroup
 	costMu   sync.Mutex
 	cmdCost  float64 // moving average of server seconds per full call
+	// firstDone is closed when the first unit has been settled. Until a
+	// call has told what calls cost, automatic packing sends one plain
+	// call and waits for it, instead of spending a request per chunk on
+	// calls it would have packed.
+	firstDone chan struct{}
+	firstOnce sync.Once
+	probeSent bool // run's own: the first unit has been dispatched
 }
 
 func newEngine(c *Client, et EntityTypeID, cfg importConfig, flight context.Context) *engine {
 	e := &engine{c: c, et: et, cfg: cfg, flight: flight, start: cfg.now(),
-		slots: make(chan struct{}, cfg.concurrency),
-		packs: make(chan struct{}, min(maxPacksInFlight, cfg.concurrency))}
+		slots:     make(chan struct{}, cfg.concurrency),
+		packs:     make(chan struct{}, min(maxPacksInFlight, cfg.concurrency)),
+		firstDone: make(chan struct{})}
 	e.counts.Total = cfg.total
 	return e
 }
@@ -99,6 +107,9 @@ func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []Ite
 		}
 		pack = append(pack, cur)
 		cur = chunk{}
+		if !e.waitFirst(ctx) {
+			return false
+		}
 		if len(pack) >= e.packSize() {
 			return sendPack()
 		}
@@ -139,6 +150,29 @@ func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []Ite
 	left = append(left, cur.items...)
 	e.emit(out, notSent(left, e.stopCause(ctx)))
 }
+
+// waitFirst holds the chunks after the first one while automatic packing
+// has not learnt the cost of a call yet: the first goes alone as a plain
+// call and the rest wait for its answer, so that they are packed by what
+// it tells. It returns false when ctx ends first.
+func (e *engine) waitFirst(ctx context.Context) bool {
+	if e.cfg.packing != 0 {
+		return true
+	}
+	if !e.probeSent {
+		e.probeSent = true
+		return true
+	}
+	select {
+	case <-e.firstDone:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// unitDone records that a unit has been settled.
+func (e *engine) unitDone() { e.firstOnce.Do(func() { close(e.firstDone) }) }
 
 // stopCause is why the import stopped sending.
 func (e *engine) stopCause(ctx context.Context) error {
@@ -318,10 +352,14 @@ func (e *engine) packSize() int {
 	if !auto {
 		return n
 	}
-	if cost <= 0 || e.c.rate <= 0 || e.c.opRate <= 0 {
-		return 1 // measure a few plain calls first
+	rate := e.c.requestRate()
+	if cost <= 0 || rate <= 0 || e.c.opRate <= 0 {
+		return 1 // measure a plain call first
 	}
-	reqCeiling := e.c.rate * float64(e.cfg.chunkSize)         // items/s
+	// The request ceiling is the share of the rate this client really gets:
+	// with a limiter shared by several clients or processes it is a
+	// fraction of the portal's rate, and the packs must grow to match.
+	reqCeiling := rate * float64(e.cfg.chunkSize)             // items/s
 	opCeiling := e.c.opRate * float64(e.cfg.chunkSize) / cost // items/s
 	if opCeiling <= reqCeiling*1.05 {
 		return 1 // operating time binds: packing would not help
@@ -332,6 +370,7 @@ func (e *engine) packSize() int {
 // importUnit imports one dispatched unit: a chunk as a plain call, several
 // as one batch request.
 func (e *engine) importUnit(ctx context.Context, unit []chunk) []ItemResult {
+	defer e.unitDone()
 	if len(unit) == 1 {
 		return e.importRows(ctx, unit[0].items)
 	}

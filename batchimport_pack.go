@@ -53,11 +53,12 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	}
 	// The request weighs as many calls on the budget as it carries.
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
-	req.timeOf, req.blockedOf = batchTime, batchBlocked
+	var dec batchDecoder // one decoding per answer for the budget and the rows
+	req.timeOf, req.blockedOf = dec.time, dec.blocked
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {
-		if answer, err = wire.DecodeBatchAnswer(env.Result); err != nil {
+		if answer, err = dec.decode(env); err != nil {
 			err = &OutcomeUnknownError{Method: "batch", Err: errors.New("b24: unreadable batch answer")}
 		}
 	}
@@ -100,11 +101,18 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 // batchTime reports a packed request to the operating budget: the reading
 // of the latest window position and, within it, the largest (commands run
 // one after another and their finish stamps can tie), and the commands'
-// total server time as the cost.
+// total server time as the cost. When no command ran (result_time is []),
+// there is no reading of the method: the envelope's time is the batch
+// wrapper's own, whose operating is 0 and whose reset lies a whole window
+// ahead, so it is not passed on.
 func batchTime(env *wire.Envelope) *ResponseTime {
-	a, err := wire.DecodeBatchAnswer(env.Result)
+	var d batchDecoder
+	return d.time(env)
+}
+
+func batchTimeOf(a *wire.BatchAnswer, err error) *ResponseTime {
 	if err != nil || len(a.ResultTime) == 0 {
-		return env.Time
+		return nil
 	}
 	var t ResponseTime
 	total := 0.0
@@ -129,7 +137,11 @@ func batchTime(env *wire.Envelope) *ResponseTime {
 // batchBlocked reports whether the portal refused a command of a packed
 // request with OPERATION_TIME_LIMIT, so the budget holds the method.
 func batchBlocked(env *wire.Envelope) bool {
-	a, err := wire.DecodeBatchAnswer(env.Result)
+	var d batchDecoder
+	return d.blocked(env)
+}
+
+func batchBlockedOf(a *wire.BatchAnswer, err error) bool {
 	if err != nil {
 		return false
 	}

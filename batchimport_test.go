@@ -43,43 +43,50 @@ func TestImportSeqStreamsResults(t *testing.T) {
 	assert.Equal(t, n, srv.ItemCount(b24.EntityDeal))
 }
 
-// TestImportSeqBreakStopsTheImport: after a break the input is read no
-// further than the calls in flight need, whatever its size.
+// TestImportSeqBreakStopsTheImport checks what a break promises (see
+// ImportSeq): no input is read and no request sent after it, so what the
+// portal creates past the results seen is bounded by what was in flight or
+// settled but not yet yielded: at most 2×concurrency+2 units of one call
+// (plain) or of one packed request (50 calls) each. The bound holds
+// whatever the scheduling, so the test is deterministic.
 func TestImportSeqBreakStopsTheImport(t *testing.T) {
-	run := func(t *testing.T, opts ...b24.ImportOption) (pulled, stored int) {
-		srv := fakePortal(t)
-		c := fastClient(t, srv)
-		gen := iter.Seq[b24.Item](func(yield func(b24.Item) bool) {
-			for i := range 100000 {
-				pulled++
-				if !yield(b24.Item{Title: fmt.Sprintf("b-%d", i)}) {
-					return
+	const conc, seen = 2, 30
+	for _, tc := range []struct {
+		name    string
+		packing int
+		unit    int // the most rows one unit (a call or a packed request) carries
+	}{
+		{"plain calls", 1, b24.MaxBatchImportSize},
+		{"automatic packing", 0, 50 * b24.MaxBatchImportSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := fakePortal(t)
+			c := fastClient(t, srv)
+			var pulled int
+			gen := iter.Seq[b24.Item](func(yield func(b24.Item) bool) {
+				for i := range 100000 {
+					pulled++
+					if !yield(b24.Item{Title: fmt.Sprintf("b-%d", i)}) {
+						return
+					}
+				}
+			})
+			got := 0
+			for range c.CRMItem.ImportSeq(t.Context(), b24.EntityDeal, gen, b24.WithConcurrency(conc), b24.WithPacking(tc.packing)) {
+				if got++; got == seen {
+					break
 				}
 			}
+			// ImportSeq has returned: nothing is in flight any more.
+			created := srv.ItemCount(b24.EntityDeal)
+			bound := seen + (2*conc+2)*tc.unit
+			assert.LessOrEqual(t, created, bound, "rows created after the break")
+			// Rows read but never sent: the chunk being filled and the
+			// requests being packed.
+			assert.LessOrEqual(t, pulled, bound+tc.unit+b24.MaxBatchImportSize+1, "the input stops being read after break")
+			assert.Less(t, pulled, 100000)
 		})
-		got := 0
-		for range c.CRMItem.ImportSeq(t.Context(), b24.EntityDeal, gen, append(opts, b24.WithConcurrency(2))...) {
-			if got++; got == 30 {
-				break
-			}
-		}
-		return pulled, srv.ItemCount(b24.EntityDeal)
 	}
-	t.Run("plain calls", func(t *testing.T) {
-		// A few calls of 20 rows are in flight, done or being filled.
-		pulled, stored := run(t, b24.WithPacking(1))
-		assert.Less(t, pulled, 1000, "the input stops being read after break")
-		assert.Less(t, stored, 1000)
-	})
-	t.Run("packed calls", func(t *testing.T) {
-		// A packed request carries up to 1000 rows, and the engine fills the
-		// next while the consumer breaks: at most the pack the consumer
-		// reads, three waiting in the results buffer, one waiting to enter
-		// it, one in flight and one being filled.
-		pulled, stored := run(t, b24.WithPacking(50))
-		assert.LessOrEqual(t, pulled, 7*1000+1, "the input stops being read after break")
-		assert.LessOrEqual(t, stored, 6*1000)
-	})
 }
 
 func TestWithPackingValidates(t *testing.T) {

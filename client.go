@@ -41,6 +41,7 @@ type Client struct {
 	// are the portal's ceilings as configured; imports use them to decide
 	// whether packing calls into batch requests pays.
 	rate, opRate float64
+	grants       rateMeter // the pace the limiter really grants this client
 
 	// CRMItem imports and reads CRM items (crm.item.*).
 	CRMItem *CRMItemService

@@ -106,16 +106,23 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 	}
 }
 
-// admit waits for the rate limiter, then for the operating budget of the
-// method the request draws on, and returns the budget's release.
+// admit waits for the operating budget of the method the request draws
+// on, then for the rate limiter, and returns the budget's release. The
+// rate token is taken last, right before sending: a token taken before a
+// long budget wait would be spent long after it was granted, on top of the
+// burst the limiter has refilled meanwhile, and the portal's bucket (which
+// counts arrivals) would overflow.
 func (c *Client) admit(ctx context.Context, req *request) (func(*ResponseTime, bool), error) {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return nil, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", req.method, err)
-	}
 	release, err := c.budget.Acquire(ctx, req.budgetMethod, req.weight)
 	if err != nil {
 		return nil, fmt.Errorf("b24: %s: waiting for the operating budget: %w", req.method, err)
 	}
+	asked := time.Now()
+	if err := c.limiter.Wait(ctx); err != nil {
+		release(nil, false)
+		return nil, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", req.method, err)
+	}
+	c.grants.observe(asked, time.Now())
 	return release, nil
 }
 

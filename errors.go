@@ -49,7 +49,8 @@ var (
 	// ErrInvalidGrant: the refresh token is dead (expired, revoked or already
 	// used). The application must be authorised again; nothing retries it.
 	ErrInvalidGrant = errors.New("b24: refresh token rejected (invalid_grant)")
-	// ErrInvalidClient: the OAuth client id or secret is wrong (invalid_client).
+	// ErrInvalidClient: the OAuth client id or secret is wrong (invalid_client
+	// or wrong_client).
 	ErrInvalidClient = errors.New("b24: oauth client rejected (invalid_client)")
 	// ErrInvalidInput: a bad argument was caught before anything was sent.
 	ErrInvalidInput = errors.New("b24: invalid input")
@@ -91,6 +92,7 @@ var codeSentinels = map[string]error{
 	"max_import_batch_size_exceeded": ErrBatchTooLarge,
 	"invalid_grant":                  ErrInvalidGrant,
 	"invalid_client":                 ErrInvalidClient,
+	"wrong_client":                   ErrInvalidClient, // the token server's other name for it (the PHP SDKs treat it so)
 }
 
 // sentinelForCode returns the sentinel for a portal error code, or nil.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/b24kit/b24/internal/budget"
@@ -15,6 +16,12 @@ import (
 // sent or ctx is done. Implementations must be safe for concurrent use;
 // share one between all clients of a portal (and source IP), because the
 // portal counts requests per portal, not per client.
+//
+// The client measures the pace at which Wait lets its requests go when
+// they have to wait, and imports size their packed requests by that pace
+// rather than by the configured rate: a limiter shared by three processes
+// grants each about a third of the portal's rate, and each packs as if
+// the rate were a third. A Limiter needs nothing extra for that.
 //
 // API docs: https://apidocs.bitrix24.com/limits.html
 type Limiter interface {
@@ -123,3 +130,57 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 
 // sleepCtx waits for d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error { return budget.Sleep(ctx, d, nil) }
+
+// rateMeter measures the pace at which the limiter grants this client's
+// requests while they have to wait for it. A limiter shared with other
+// clients or processes (b24redis) grants each of them a share of the
+// portal's rate; the import engine sizes its packs by that share, which no
+// configured value tells.
+type rateMeter struct {
+	mu       sync.Mutex
+	last     time.Time // the latest grant
+	interval float64   // moving average of seconds between held grants; 0: none seen
+}
+
+// minHeld is the shortest limiter wait that counts as held: below it the
+// limiter did not pace the request.
+const minHeld = time.Millisecond
+
+// observe records one grant: asked is when the request asked, granted when
+// the limiter let it go. Only a grant the limiter held back tells its pace:
+// it came as soon as the limiter allowed, one interval after the grant
+// before it.
+func (m *rateMeter) observe(asked, granted time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.last
+	m.last = granted
+	if prev.IsZero() || granted.Sub(asked) < minHeld || !granted.After(prev) {
+		return
+	}
+	iv := granted.Sub(prev).Seconds()
+	if m.interval == 0 {
+		m.interval = iv
+	} else {
+		m.interval = 0.8*m.interval + 0.2*iv
+	}
+}
+
+// rate is the measured requests per second (0: not measured yet).
+func (m *rateMeter) rate() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.interval <= 0 {
+		return 0
+	}
+	return 1 / m.interval
+}
+
+// requestRate is the request rate this client gets: the limiter's measured
+// pace once it has held a request back, else the configured rate.
+func (c *Client) requestRate() float64 {
+	if r := c.grants.rate(); r > 0 {
+		return r
+	}
+	return c.rate
+}

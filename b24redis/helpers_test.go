@@ -24,10 +24,11 @@ import (
 const (
 	modeLimiter = "limiter" // hammer the portal through the shared limiter
 	modeToken   = "token"   // call the portal with OAuth through the shared token store
+	modeImport  = "import"  // import deals with packing through the shared limiter and budget
 )
 
 func runHelper(mode string) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var err error
 	switch mode {
@@ -35,6 +36,8 @@ func runHelper(mode string) int {
 		err = helperLimiter(ctx)
 	case modeToken:
 		err = helperToken(ctx)
+	case modeImport:
+		err = helperImport(ctx)
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}

@@ -168,13 +168,15 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.rec.count(func(st *Stats) { st.Refreshes++ })
 	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token":    pair.access,
-		"refresh_token":   pair.refresh,
-		"expires":         pair.expiry.Unix(),
-		"expires_in":      int64(s.cfg.tokenTTL / time.Second),
-		"scope":           "crm",
-		"domain":          "oauth.bitrix.info",
-		"server_endpoint": "https://oauth.bitrix.info/rest/",
+		"access_token":  pair.access,
+		"refresh_token": pair.refresh,
+		"expires":       pair.expiry.Unix(),
+		"expires_in":    int64(s.cfg.tokenTTL / time.Second),
+		"scope":         "crm",
+		// The fake is its own authorization server: clients that take the
+		// next refresh's address from server_endpoint (the JS SDK) come back.
+		"domain":          strings.TrimPrefix(strings.TrimPrefix(s.URL, "http://"), "https://"),
+		"server_endpoint": s.URL + "/rest/",
 		"client_endpoint": s.URL + "/rest/",
 		"member_id":       "b24test",
 		"status":          "L",

@@ -123,7 +123,6 @@ func handleBatch(x *exchange, p map[string]any) outcome {
 			break
 		}
 		items += out.items
-		times.set(key, newTimeBlock(start, time.Since(start)+x.simulated-sim0, op))
 		if out.err != nil {
 			errs.set(key, errorBody(out.err.code, out.err.desc))
 			if halt {
@@ -131,7 +130,11 @@ func handleBatch(x *exchange, p map[string]any) outcome {
 			}
 			continue
 		}
+		// As on the portal, only a command that succeeded has a time entry
+		// (a refused or failed one has none: result_time is [] when no
+		// command succeeded).
 		res.set(key, out.result)
+		times.set(key, newTimeBlock(start, time.Since(start)+x.simulated-sim0, op))
 		if out.hasTotal {
 			totals.set(key, out.total)
 		}
@@ -139,9 +142,16 @@ func handleBatch(x *exchange, p map[string]any) outcome {
 			nexts.set(key, out.next)
 		}
 	}
-	return outcome{items: items, result: map[string]any{
-		"result": res, "result_error": errs, "result_total": totals, "result_next": nexts, "result_time": times,
-	}}
+	return outcome{items: items, result: batchSections{res, errs, totals, nexts, times}}
+}
+
+// batchSections is the result of batch, its sections in the portal's order.
+type batchSections struct {
+	Result      *orderedMap `json:"result"`
+	ResultError *orderedMap `json:"result_error"`
+	ResultTotal *orderedMap `json:"result_total"`
+	ResultNext  *orderedMap `json:"result_next"`
+	ResultTime  *orderedMap `json:"result_time"`
 }
 
 func errorBody(code any, desc string) map[string]any {

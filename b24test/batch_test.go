@@ -56,7 +56,7 @@ func TestBatch(t *testing.T) {
 	var times map[string]map[string]any
 	require.NoError(t, json.Unmarshal(br.ResultTime, &times))
 	assert.Contains(t, times, "a_imp")
-	assert.Equal(t, map[string]any{"title": "A & B", "contactIds": []any{"4"}}, srv.Items(2)[0].Fields)
+	assert.Equal(t, map[string]any{"title": "A & B", "contactIds": []any{4.0}}, srv.Items(2)[0].Fields, "ids come back as numbers, typed by the field")
 
 	recs := srv.Requests()
 	require.Len(t, recs, 1, "one request, whatever it carried")

@@ -214,7 +214,7 @@ func importOrAdd(x *exchange, p map[string]any, history bool) outcome {
 	id, ie := x.importLocked(es, fields, yes(p, "useOriginalUfNames"), history)
 	var rendered map[string]any
 	if ie == nil && !history {
-		rendered = renderItem(es.typeID, es.getLocked(id), nil)
+		rendered = renderItem(es, es.getLocked(id), nil)
 	}
 	es.mu.Unlock()
 	if ie != nil {
@@ -242,7 +242,7 @@ func handleGet(x *exchange, p map[string]any) outcome {
 	it := es.getLocked(id)
 	var out map[string]any
 	if it != nil {
-		out = renderItem(es.typeID, it, nil)
+		out = renderItem(es, it, nil)
 	}
 	es.mu.RUnlock()
 	if it == nil {
@@ -252,17 +252,29 @@ func handleGet(x *exchange, p map[string]any) outcome {
 }
 
 // renderItem builds the answer form of an item: id, the stored fields (or
-// the selected ones), createdTime and updatedTime.
-func renderItem(typeID int, it *storedItem, sel map[string]bool) map[string]any {
+// the selected ones), createdTime and updatedTime. As on the portal every
+// field of the type is there, null when the item has no value.
+func renderItem(es *entityStore, it *storedItem, sel map[string]bool) map[string]any {
+	typeID := es.typeID
 	want := func(k string) bool { return sel == nil || sel[k] }
 	fields := it.fields
 	if fields == nil {
 		fields = it.fieldMap()
 	}
-	out := make(map[string]any, len(fields)+4)
+	out := make(map[string]any, len(es.fields.camel)+4)
+	for k := range es.fields.camel {
+		if want(k) {
+			out[k] = nil
+		}
+	}
 	for k, v := range fields {
 		if want(k) {
 			out[k] = v
+		}
+	}
+	for _, k := range [...]string{"createdBy", "updatedBy", "assignedById"} {
+		if v, ok := out[k]; ok && v == nil {
+			out[k] = float64(1) // the webhook's user created it and is responsible
 		}
 	}
 	out["id"] = it.id

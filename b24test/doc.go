@@ -21,7 +21,10 @@
 //
 // Routes: the incoming webhook /rest/1/SECRET/METHOD[.json], OAuth calls
 // /rest/METHOD with the token in the auth parameter (query, JSON or form
-// body) or a Bearer header, and the token endpoint /oauth/token/.
+// body) or a Bearer header, and the token endpoint /oauth/token/. Empty
+// path segments are skipped as on the portal (/rest//METHOD is what the
+// official JS SDK calls). [ServeTLS] serves https, for clients that
+// refuse http.
 // Parameters are read from the query string and from JSON, form-urlencoded
 // or multipart bodies, in PHP bracket notation (see [ParsePHPQuery]);
 // invalid JSON is read as no parameters, as on the portal.
@@ -42,10 +45,43 @@
 // Both of the portal's limits are on by default with cloud values: the
 // leaky bucket per credential (2 per second, burst 50; [WithRateLimit]) and
 // the per-method operating-time budget (480 s per 10 minutes;
-// [WithOperatingLimit], scale it down for tests). Every answer carries the
-// time block, with operating and operating_reset_at while the operating
-// limit is on. [WithLatency] simulates processing time, which counts as
-// operating time, and [WithRequestTimeout] the 60 s cut-off.
+// [WithOperatingLimit], scale it down for tests). Every successful answer
+// carries the time block, with operating and operating_reset_at while the
+// operating limit is on; error answers have none, as on the portal. In a
+// batch, a command refused with OPERATION_TIME_LIMIT is in result_error
+// with HTTP 200, result_time lists only the commands that succeeded ([]
+// when none did), and the envelope's time is the batch wrapper's own
+// (operating 0, a reset a window ahead), all as live portals answer.
+// [WithLatency] simulates processing time, which counts as operating time,
+// and [WithRequestTimeout] the 60 s cut-off.
+//
+// # Answers
+//
+// Shapes and types follow answers recorded from live portals: PHP's empty
+// arrays are [], a batch whose command ids are 0..n-1 has list sections,
+// field values come back typed by the field whatever the request sent
+// (ids and money as numbers even from a form-encoded batch command,
+// booleans "Y"/"N"), and an item answer has every field of its type, null
+// when unset.
+//
+// # Where it differs from a live portal
+//
+// Deliberately, to stay small and deterministic:
+//   - the operating window is ten equal buckets aligned to the clock, so a
+//     method with nothing counted reports the end of the current window as
+//     operating_reset_at (a portal reports the call's start plus the window);
+//   - the leaky bucket is kept per credential (webhook user or OAuth
+//     application), not per portal and source address;
+//   - only the methods listed above exist; an item has the fields of its
+//     type's table (from the crm.item.import docs) and none of the fields a
+//     portal computes (stageSemanticId, isNew, ...); user fields are kept as
+//     sent;
+//   - the token endpoint knows only the refresh_token grant, and its
+//     answer's domain and server_endpoint name the fake itself (a cloud
+//     portal names its authorization server) so that clients come back to
+//     it; dates are written with the UTC offset +00:00;
+//   - processing is the time the call took here, never the 0 that newer
+//     portals sometimes report.
 //
 // # Faults
 //

@@ -157,6 +157,7 @@ func (fs *fieldSet) normalize(fields map[string]any, originalUF bool) {
 		}
 		delete(fields, renames[i])
 	}
+	typeValues(fields)
 }
 
 // cleanMultifield keeps the elements with a non-empty VALUE, each reduced

@@ -27,6 +27,10 @@ type Stats struct {
 	ItemErrors       int // per-item refusals in batchImport
 	Dropped          int // connections closed without an answer
 	TimedOut         int // requests cut off by the request timeout
+	// BucketPeak is the highest level the leaky bucket of any credential
+	// reached after accepting a request (at most the burst): how close
+	// the clients came to a QUERY_LIMIT_EXCEEDED.
+	BucketPeak float64
 }
 
 // recorder holds the request log and the counters.
@@ -62,8 +66,12 @@ func (s *Server) Requests() []RequestRecord {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	s.rec.mu.Lock()
-	defer s.rec.mu.Unlock()
-	return s.rec.stats
+	st := s.rec.stats
+	s.rec.mu.Unlock()
+	if s.buckets != nil {
+		st.BucketPeak = s.buckets.peakLevel()
+	}
+	return st
 }
 
 // StoredItem is an item as the portal stored it.

@@ -13,6 +13,14 @@ type bucketSet struct {
 	rate  float64
 	burst float64
 	m     map[string]*leaky
+	peak  float64 // the highest level after an accepted request
+}
+
+// peakLevel returns the highest level any bucket reached.
+func (b *bucketSet) peakLevel() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
 }
 
 type leaky struct {
@@ -41,6 +49,7 @@ func (b *bucketSet) allow(key string, now time.Time) bool {
 		return false
 	}
 	l.level++
+	b.peak = max(b.peak, l.level)
 	return true
 }
 

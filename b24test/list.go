@@ -218,7 +218,7 @@ func handleList(x *exchange, p map[string]any) outcome {
 		} else {
 			it = es.getLocked(ids[pos])
 		}
-		page = append(page, renderItem(es.typeID, it, sel))
+		page = append(page, renderItem(es, it, sel))
 	}
 	out := outcome{result: map[string]any{"items": page}, total: total, hasTotal: true}
 	if start+listPage < int64(total) {
@@ -267,6 +267,9 @@ var fieldTypes = map[string]string{
 	"currencyId": "crm_currency", "companyId": "crm_company", "contactId": "crm_contact",
 	"contactIds": "crm_contact", "companyIds": "crm_company", "leadId": "crm_lead", "quoteId": "crm_quote",
 	"dealId": "crm_deal", "mycompanyId": "crm_company", "photo": "file", "logo": "file",
+	"webformId": "integer", "storageTypeId": "integer", "storageElementIds": "integer",
+	"sourceId": "crm_status", "typeId": "crm_status", "locationId": "location",
+	"originatorId": "string", "originId": "string", "xmlId": "string", "originVersion": "string",
 }
 
 var multipleFields = map[string]bool{"contactIds": true, "companyIds": true, "observers": true, "storageElementIds": true}

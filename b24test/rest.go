@@ -49,12 +49,11 @@ type okEnvelope struct {
 	Time   *timeBlock `json:"time"`
 }
 
-// errEnvelope is an error answer; the time block is an extra of this fake
-// that lets clients see operating_reset_at on a 429.
+// errEnvelope is an error answer. As on the portal it has no time block:
+// a 429 does not tell when the method is free again.
 type errEnvelope struct {
-	Error            any        `json:"error"`
-	ErrorDescription string     `json:"error_description"`
-	Time             *timeBlock `json:"time"`
+	Error            any    `json:"error"`
+	ErrorDescription string `json:"error_description"`
 }
 
 // exchange is the state of one HTTP request to /rest/.
@@ -103,7 +102,15 @@ var errMethodNotFound = &apiErr{http.StatusNotFound, "ERROR_METHOD_NOT_FOUND", "
 // serveREST answers /rest/USER/SECRET/METHOD and /rest/METHOD.
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/rest/"), "/")
+	// Empty segments are skipped as the portal's router does: the official
+	// JS SDK, given the client endpoint "https://HOST/rest/", calls
+	// /rest//METHOD.
+	var parts []string
+	for p := range strings.SplitSeq(strings.TrimPrefix(r.URL.Path, "/rest/"), "/") {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
 	var user, secret, method string
 	webhook := false
 	switch len(parts) {
@@ -111,10 +118,6 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		method = parts[0]
 	case 3:
 		user, secret, method, webhook = parts[0], parts[1], parts[2], true
-	case 4:
-		if parts[3] == "" { // trailing slash
-			user, secret, method, webhook = parts[0], parts[1], parts[2], true
-		}
 	}
 	for _, ext := range []string{".json", ".xml"} {
 		if len(method) > len(ext) && strings.EqualFold(method[len(method)-len(ext):], ext) {
@@ -216,7 +219,14 @@ func (x *exchange) call(method string, p map[string]any, inner bool) (outcome, *
 		if inner {
 			return outcome{err: &apiErr{http.StatusBadRequest, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage"}}, nil
 		}
-		return handleBatch(x, p), nil // the batch wrapper itself is not limited
+		// The batch wrapper itself is not limited; where the limit is on,
+		// its answer reports operating 0 and a reset a window ahead, as
+		// the portal's does.
+		out := handleBatch(x, p)
+		if x.s.op == nil {
+			return out, nil
+		}
+		return out, &opInfo{resetAt: time.Now().Add(x.s.op.window)}
 	}
 	h := x.s.customHandler(lower)
 	if h == nil {
@@ -303,11 +313,11 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // writeAnswer writes out as the portal's JSON envelope and returns the
 // status.
 func (s *Server) writeAnswer(w http.ResponseWriter, start time.Time, processing time.Duration, op *opInfo, out outcome) int {
-	tb := newTimeBlock(start, processing, op)
 	if out.err != nil {
-		writeJSON(w, out.err.status, errEnvelope{Error: out.err.code, ErrorDescription: out.err.desc, Time: tb})
+		writeJSON(w, out.err.status, errEnvelope{Error: out.err.code, ErrorDescription: out.err.desc})
 		return out.err.status
 	}
+	tb := newTimeBlock(start, processing, op)
 	env := okEnvelope{Result: out.result, Time: tb}
 	if out.hasTotal {
 		env.Total = &out.total

@@ -2,6 +2,7 @@ package b24test
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,6 +73,23 @@ func Serve(ln net.Listener, opts ...Option) *Server {
 	go func() {
 		defer close(s.serveDone)
 		_ = s.hs.Serve(ln) // returns http.ErrServerClosed on Close
+	}()
+	return s
+}
+
+// ServeTLS is [Serve] over TLS with the certificate in cfg: URL is
+// "https://HOST:PORT". Clients that insist on https (the official JS SDK's
+// webhook client does) can then call the fake once they trust the
+// certificate; the b24fake command's -tls flag makes a self-signed one.
+func ServeTLS(ln net.Listener, cfg *tls.Config, opts ...Option) *Server {
+	s := newServer(opts...)
+	s.ln = tls.NewListener(ln, cfg)
+	s.URL = "https://" + ln.Addr().String()
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: time.Minute}
+	s.serveDone = make(chan struct{})
+	go func() {
+		defer close(s.serveDone)
+		_ = s.hs.Serve(s.ln)
 	}()
 	return s
 }

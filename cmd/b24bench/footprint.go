@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -140,6 +141,13 @@ func overheadRun(ctx context.Context, out io.Writer, s settings, v overheadVaria
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	u0, s0, cpuOK := processCPU()
+	if s.cpuProfile != "" && v.check {
+		stopProfile, err := startCPUProfile(s.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stopProfile()
+	}
 	t0 := time.Now()
 	res, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, items, v.opts...)
 	wall := time.Since(t0)
@@ -290,4 +298,21 @@ func concName(n int) string {
 		return fmt.Sprintf("%d (default)", b24.DefaultConcurrency)
 	}
 	return fmt.Sprint(n)
+}
+
+// startCPUProfile writes a CPU profile of this process to file until the
+// returned function is called.
+func startCPUProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

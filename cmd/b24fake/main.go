@@ -11,6 +11,13 @@
 //	-fault kind=drop,times=3
 //	-fault kind=partial,keep=5
 //	-fault kind=move,location=https://new.example.com
+//
+// With -tls it serves https with a self-signed certificate made at start
+// and written to -tls-cert, for clients that insist on https (the official
+// JS SDK's webhook client does):
+//
+//	go run ./cmd/b24fake -tls -tls-cert /tmp/b24fake.pem &
+//	NODE_EXTRA_CA_CERTS=/tmp/b24fake.pem node app.mjs
 package main
 
 import (
@@ -152,6 +159,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		faults     faultList
 		runFor     = fs.Duration("run-for", 0, "stop after this long (0: until interrupted)")
 		printOAuth = fs.Bool("print-oauth", false, "also print the OAuth application settings and a token pair")
+		useTLS     = fs.Bool("tls", false, "serve https with a self-signed certificate made at start (see -tls-cert)")
+		tlsCert    = fs.String("tls-cert", "", "with -tls, write the certificate (PEM) here for clients to trust")
 	)
 	fs.Var(&smart, "smart-process", "register a smart-process entity type id (repeatable)")
 	fs.Var(&faults, "fault", "inject a fault: kind=refuse|drop|partial|move,method=,code=,status=,keep=,times=,p=,location= (repeatable)")
@@ -198,7 +207,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := b24test.Serve(ln, opts...)
+	var srv *b24test.Server
+	if *useTLS {
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		cfg, err := selfSigned(host, *tlsCert)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		srv = b24test.ServeTLS(ln, cfg, opts...)
+	} else {
+		srv = b24test.Serve(ln, opts...)
+	}
 	defer srv.Close()
 	for _, f := range faults {
 		srv.InjectFault(f)

@@ -303,13 +303,7 @@ func (b *Local) releaser(method string, w int) func(*wire.ResponseTime, bool) {
 			m.inflight -= w
 			m.calls--
 			if blocked {
-				until := b.now().Add(b.slot())
-				if t != nil && !t.OperatingResetAt.IsZero() {
-					until = b.local(t.OperatingResetAt).Add(b.blockSlack())
-				} else if !m.period.IsZero() && b.local(m.period).After(b.now()) {
-					until = b.local(m.period).Add(b.blockSlack())
-				}
-				m.blocked = until
+				m.blocked = b.blockedUntil(m, t)
 				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
@@ -323,6 +317,37 @@ func (b *Local) releaser(method string, w int) func(*wire.ResponseTime, bool) {
 			m.changed = make(chan struct{})
 		})
 	}
+}
+
+// blockedUntil is when a method the portal refused with
+// OPERATION_TIME_LIMIT may be tried again: the reset its refusal reported,
+// else the reset of the method's own last reading, else the end of the
+// portal's current bucket (the earliest moment any time can drop out). A
+// refused command of a packed request reports none: the batch envelope's
+// time is the batch wrapper's own, not the method's, and must not be
+// passed here (see batchTime in the b24 package).
+func (b *Local) blockedUntil(m *methodState, t *wire.ResponseTime) time.Time {
+	now := b.now()
+	if t != nil && !t.OperatingResetAt.IsZero() && b.local(t.OperatingResetAt).After(now) {
+		return b.local(t.OperatingResetAt).Add(b.blockSlack())
+	}
+	if !m.period.IsZero() && b.local(m.period).After(now) {
+		return b.local(m.period).Add(b.blockSlack())
+	}
+	floor := b.grid(m)
+	next := floor(b.portalNow(now)) + b.window/windowSlots
+	return b.local(time.Unix(0, int64(next*1e9))).Add(b.blockSlack())
+}
+
+// BlockedUntil reports until when method is held after a refusal by the
+// portal (zero: not held). It is for tests and diagnostics.
+func (b *Local) BlockedUntil(method string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if m := b.methods[method]; m != nil && b.now().Before(m.blocked) {
+		return m.blocked
+	}
+	return time.Time{}
 }
 
 // observe folds one answer's time block, for a call of weight w, into the

@@ -97,7 +97,10 @@ func TestOperatingBudgetBlockedByPortal(t *testing.T) {
 	rel(nil, true) // 429 without a time block
 	wait, until := b.admit(b.methods["m"], 1)
 	require.True(t, wait)
-	assert.Equal(t, clk.now().Add(time.Minute), until, "without a reset time it waits a tenth of the window")
+	// 1000 s is 40 s into a minute of the portal's grid: the bucket ends at
+	// 1020 s.
+	assert.Equal(t, time.Unix(1020, 0).Add(b.blockSlack()), until,
+		"without a reset time it waits until the current bucket ends")
 
 	other, err := b.Acquire(t.Context(), "other.method", 1)
 	require.NoError(t, err, "other methods are not held back")

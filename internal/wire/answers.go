@@ -70,17 +70,23 @@ type BatchAnswer struct {
 	ResultNext  map[string]FlexInt
 }
 
-// DecodeBatchAnswer reads the sections of a batch answer's result.
+// DecodeBatchAnswer reads the sections of a batch answer's result. A
+// section whose command ids are 0..n-1 arrives as a JSON list (PHP's
+// json_encode of such an array): its entries are keyed "0", "1", ...
 func DecodeBatchAnswer(raw json.RawMessage) (*BatchAnswer, error) {
 	var sections map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &sections); err != nil {
 		return nil, err
 	}
 	var a BatchAnswer
-	for name, dst := range map[string]any{"result": &a.Result, "result_error": &a.ResultError, "result_time": &a.ResultTime} {
-		if err := decodeSection(sections[name], dst); err != nil {
-			return nil, err
-		}
+	if err := decodeSection(sections["result"], &a.Result); err != nil {
+		return nil, err
+	}
+	if err := decodeSection(sections["result_error"], &a.ResultError); err != nil {
+		return nil, err
+	}
+	if err := decodeSection(sections["result_time"], &a.ResultTime); err != nil {
+		return nil, err
 	}
 	// Paging hints only: an ill-typed one must not make the results unreadable.
 	_ = decodeSection(sections["result_total"], &a.ResultTotal)
@@ -88,9 +94,26 @@ func DecodeBatchAnswer(raw json.RawMessage) (*BatchAnswer, error) {
 	return &a, nil
 }
 
-func decodeSection(sec json.RawMessage, dst any) error {
+func decodeSection[T any](sec json.RawMessage, dst *map[string]T) error {
+	sec = bytes.TrimSpace(sec)
 	if len(sec) == 0 || IsEmptyPHPArray(sec) || string(sec) == "null" {
 		return nil
 	}
-	return json.Unmarshal(sec, dst)
+	if sec[0] != '[' {
+		return json.Unmarshal(sec, dst)
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(sec, &list); err != nil {
+		return err
+	}
+	m := make(map[string]T, len(list))
+	for i, el := range list {
+		var v T
+		if err := json.Unmarshal(el, &v); err != nil {
+			return err
+		}
+		m[strconv.Itoa(i)] = v
+	}
+	*dst = m
+	return nil
 }

@@ -1,11 +1,79 @@
 package wire
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// The answers below have the shapes of answers recorded from live portals
+// and from the official docs; the values are the tests' own.
+
+// Newer portals send an integral start and processing 0; older ones omit
+// operating_reset_at while reporting operating.
+func TestTimeBlockShapes(t *testing.T) {
+	var tb ResponseTime
+	require.NoError(t, json.Unmarshal([]byte(`{"start":1780000000,"finish":1780000000.25,"duration":0.25,`+
+		`"processing":0,"date_start":"2026-05-28T22:13:20+03:00","date_finish":"2026-05-28T22:13:20+03:00",`+
+		`"operating_reset_at":1780000600,"operating":0.125}`), &tb))
+	assert.Equal(t, 1780000000.0, tb.Start)
+	assert.Equal(t, 0.0, tb.Processing)
+	assert.Equal(t, 0.25, tb.Duration)
+	assert.True(t, tb.HasOperating)
+	assert.Equal(t, time.Unix(1780000600, 0), tb.OperatingResetAt)
+
+	tb = ResponseTime{}
+	require.NoError(t, json.Unmarshal([]byte(`{"start":1650000000.5,"finish":1650000000.75,"duration":0.25,`+
+		`"processing":0.2,"operating":1.5}`), &tb))
+	assert.True(t, tb.HasOperating, "operating without a reset time")
+	assert.Equal(t, 1.5, tb.Operating)
+	assert.True(t, tb.OperatingResetAt.IsZero())
+
+	tb = ResponseTime{}
+	require.NoError(t, json.Unmarshal([]byte(`{"start":"1650000000.5","processing":"0.2"}`), &tb))
+	assert.Equal(t, 1650000000.5, tb.Start, "numbers as strings")
+	assert.False(t, tb.HasOperating, "no operating: the portal does not enforce the limit")
+}
+
+// A batch whose command ids are 0..n-1 comes back with its sections as
+// JSON lists, as PHP encodes such arrays; result_error may be a list while
+// result is an object (numeric ids that are not 0..n-1).
+func TestBatchSectionsAsLists(t *testing.T) {
+	a, err := DecodeBatchAnswer([]byte(`{"result":[[{"ID":"1"}],{"item":{"id":"15"}}],"result_error":[],` +
+		`"result_total":[3],"result_next":[],"result_time":[{"start":1670000000.5,"finish":1670000000.6,` +
+		`"duration":0.1,"processing":0.09,"operating_reset_at":1670000600,"operating":0},` +
+		`{"start":1670000000.6,"finish":1670000000.7,"duration":0.1,"processing":0.08}]}`))
+	require.NoError(t, err)
+	assert.JSONEq(t, `[{"ID":"1"}]`, string(a.Result["0"]))
+	assert.JSONEq(t, `{"item":{"id":"15"}}`, string(a.Result["1"]))
+	require.Contains(t, a.ResultTime, "0")
+	assert.True(t, a.ResultTime["0"].HasOperating)
+	assert.False(t, a.ResultTime["1"].HasOperating)
+	assert.Equal(t, FlexInt(3), a.ResultTotal["0"])
+	assert.Empty(t, a.ResultError)
+
+	a, err = DecodeBatchAnswer([]byte(`{"result":{"35":{"ID":"35"}},"result_error":[{"error":"",` +
+		`"error_description":"ID is not defined or invalid."},{"error":"","error_description":"Not found"}],` +
+		`"result_total":[],"result_next":[],"result_time":{"35":{"start":1653000000.3,"operating":1.8}}}`))
+	require.NoError(t, err)
+	assert.Contains(t, a.Result, "35")
+	require.Len(t, a.ResultError, 2)
+	assert.Equal(t, FlexString("Not found"), a.ResultError["1"].ErrorDescription)
+	assert.Equal(t, 1.8, a.ResultTime["35"].Operating)
+}
+
+// Ids come as numbers or numeric strings.
+func TestImportAnswersWithStringIDs(t *testing.T) {
+	answers, err := DecodeImportAnswers([]byte(`{"items":[{"item":{"id":"15"}},{"error":"CRM_FIELD_ERROR_REQUIRED",`+
+		`"error_description":"required"},{"item":{"id":16}}]}`), 3)
+	require.NoError(t, err)
+	assert.Equal(t, FlexInt(15), answers[0].Item.ID)
+	assert.Equal(t, FlexString("CRM_FIELD_ERROR_REQUIRED"), answers[1].Error)
+	assert.Equal(t, FlexInt(16), answers[2].Item.ID)
+}
 
 // TestDecodeEnvelopeTimeBlock: the portal sends some time fields as
 // strings, and the operating fields only where it enforces that limit.
