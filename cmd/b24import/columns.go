@@ -197,9 +197,10 @@ func editDistance(as, bs string) int {
 
 // cellProblem is a cell that cannot be read as its field's value.
 type cellProblem struct {
-	column string // header as written
-	field  string
-	msg    string
+	column   string // header as written
+	field    string
+	msg      string
+	required bool // a required field left empty
 }
 
 func (p cellProblem) String() string {
@@ -212,8 +213,9 @@ func (p cellProblem) String() string {
 // coercer turns cells into field values: -values maps first, then the
 // portal's lists (stages, users, enumeration labels), then the field's type.
 type coercer struct {
-	dates  dateReader
-	values *valueResolver // nil: no lookups
+	dates    dateReader
+	values   *valueResolver  // nil: no lookups
+	required []requiredField // fields the portal requires
 }
 
 // coerceRow turns a CSV record into the JSON object b24.Item decodes,
@@ -237,6 +239,17 @@ func (co *coercer) coerceRow(cols []column, rec []string) (map[string]any, []cel
 	}
 	for _, i := range later {
 		co.put(obj, &cols[i], rec[cols[i].index], &problems)
+	}
+	for _, rf := range co.required {
+		if _, ok := obj[rf.key]; !ok {
+			msg := fmt.Sprintf("the portal requires %s (%q) and the row leaves it empty", rf.field, rf.title)
+			name := rf.column
+			if name == "" {
+				name = rf.field
+				msg = fmt.Sprintf("the portal requires %s (%q) and no column gives it: map one with -map", rf.field, rf.title)
+			}
+			problems = append(problems, cellProblem{column: name, field: rf.field, msg: msg, required: true})
+		}
 	}
 	return obj, problems
 }

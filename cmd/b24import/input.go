@@ -21,6 +21,7 @@ const (
 	codeTooLong    = "B24IMPORT_ROW_TOO_LONG"  // a row above maxRowBytes
 	codeEncoding   = "B24IMPORT_ENCODING"      // a row that is not UTF-8
 	codeInFlight   = "B24IMPORT_IN_FLIGHT"     // sent by a run that died before the answer came
+	codeRequired   = "B24IMPORT_REQUIRED"      // a field the portal requires is empty
 )
 
 // maxRowBytes bounds one row; larger ones are rejected, not loaded whole.
@@ -259,7 +260,13 @@ func decodeCSV(co *coercer, cols []column, rec []string, it *b24.Item) *rowError
 		for i, p := range problems {
 			parts[i] = p.String()
 		}
-		return &rowError{code: codeValue, desc: strings.Join(parts, "; "), cells: problems}
+		code := codeRequired
+		for _, p := range problems {
+			if !p.required {
+				code = codeValue
+			}
+		}
+		return &rowError{code: code, desc: strings.Join(parts, "; "), cells: problems}
 	}
 	return decodeObject(obj, it)
 }
