@@ -33,9 +33,9 @@ type category struct {
 type statusEntry struct{ id, name string }
 
 type portalUser struct {
-	id                          int64
-	name, last, second, email   string
-	active                      bool
+	id                        int64
+	name, last, second, email string
+	active                    bool
 }
 
 func (u portalUser) display() string {

@@ -242,11 +242,15 @@ func (co *coercer) coerceRow(cols []column, rec []string) (map[string]any, []cel
 	}
 	for _, rf := range co.required {
 		if _, ok := obj[rf.key]; !ok {
-			msg := fmt.Sprintf("the portal requires %s (%q) and the row leaves it empty", rf.field, rf.title)
+			what := rf.field
+			if rf.title != "" && rf.title != rf.field {
+				what = fmt.Sprintf("%s (%q)", rf.field, rf.title)
+			}
+			msg := fmt.Sprintf("the portal requires %s and the row leaves it empty", what)
 			name := rf.column
 			if name == "" {
 				name = rf.field
-				msg = fmt.Sprintf("the portal requires %s (%q) and no column gives it: map one with -map", rf.field, rf.title)
+				msg = fmt.Sprintf("the portal requires %s and no column gives it: map one with -map", what)
 			}
 			problems = append(problems, cellProblem{column: name, field: rf.field, msg: msg, required: true})
 		}

@@ -146,9 +146,9 @@ func checkDemo(w io.Writer, reportPath string, intended map[int]string, rows, st
 		case status == stImported && !bad:
 			imported++
 		case status == stRejected && bad:
-			rejected = append(rejected, rej{line, fmt.Sprintf("  line %3d  %-24s %s", line, rec[3], rec[4])})
+			rejected = append(rejected, rej{line, fmt.Sprintf("  line %3d  %-24s %s", line, rec[5], rec[6])})
 		default:
-			problems = append(problems, fmt.Sprintf("line %d ended %s (%s %s)", line, status, rec[3], rec[4]))
+			problems = append(problems, fmt.Sprintf("line %d ended %s (%s %s)", line, status, rec[5], rec[6]))
 		}
 	}
 	want := rows - len(intended)

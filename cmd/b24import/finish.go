@@ -67,7 +67,13 @@ func (imp *importer) listProblems() {
 	default:
 		fmt.Fprintf(imp.stderr, "b24import: %d rows not imported:\n", n)
 	}
-	for _, p := range imp.problems {
+	// Rows that failed alike in a run of lines are said once.
+	for i := 0; i < len(imp.problems); {
+		p := imp.problems[i]
+		j := i + 1
+		for j < len(imp.problems) && imp.problems[j].o.status == p.o.status && imp.problems[j].o.code == p.o.code && imp.problems[j].o.desc == p.o.desc {
+			j++
+		}
 		msg := p.o.status
 		if p.o.code != "" {
 			msg += " " + p.o.code
@@ -75,7 +81,15 @@ func (imp *importer) listProblems() {
 		if p.o.desc != "" {
 			msg += ": " + p.o.desc
 		}
-		fmt.Fprintf(imp.stderr, "  %s:%d: %s\n", displayName(imp.cfg.file), p.line, msg)
+		if j-i < 3 {
+			j = i + 1
+		}
+		if j-i > 1 {
+			fmt.Fprintf(imp.stderr, "  %s:%d-%d (%d rows): %s\n", displayName(imp.cfg.file), p.line, imp.problems[j-1].line, j-i, msg)
+		} else {
+			fmt.Fprintf(imp.stderr, "  %s:%d: %s\n", displayName(imp.cfg.file), p.line, msg)
+		}
+		i = j
 	}
 }
 

@@ -286,6 +286,34 @@ func isStderrTerminal(w io.Writer) bool {
 
 // newClient builds the client from the webhook URL or the OAuth settings.
 func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
+	creds, err := newCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return clientFor(cfg, creds, logger, extra...)
+}
+
+// newCredentials builds the webhook or OAuth credentials. Clients of one
+// run share them: an OAuth refresh rotates the refresh token, so two
+// copies would each kill the other's.
+func newCredentials(cfg *config) (b24.Credentials, error) {
+	switch {
+	case cfg.webhookURL != "" && cfg.oauthEndpoint != "":
+		return nil, errors.New("both a webhook URL and an OAuth endpoint are set; unset one")
+	case cfg.webhookURL != "":
+		wh, err := b24.NewWebhook(cfg.webhookURL)
+		if err != nil {
+			return nil, fmt.Errorf("webhook URL: %s", strings.TrimPrefix(err.Error(), "b24: "))
+		}
+		return wh, nil
+	case cfg.oauthEndpoint != "":
+		return newOAuth(cfg)
+	}
+	return nil, errors.New("no credentials: set B24_WEBHOOK_URL, or B24_OAUTH_ENDPOINT, B24_CLIENT_ID, B24_CLIENT_SECRET and -token-file (or use -dry-run or -demo)")
+}
+
+// clientFor builds a client on creds with the command line's settings.
+func clientFor(cfg *config, creds b24.Credentials, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
 	opts := []b24.Option{b24.WithRateLimit(cfg.rate, cfg.burst), b24.WithUserAgent("b24import/" + b24.Version)}
 	if cfg.verbose {
 		opts = append(opts, b24.WithLogger(logger))
@@ -297,25 +325,6 @@ func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Clie
 		opts = append(opts, b24.WithRetry(b24.RetryPolicy{MaxAttempts: cfg.retries}))
 	}
 	opts = append(opts, extra...)
-	var creds b24.Credentials
-	switch {
-	case cfg.webhookURL != "" && cfg.oauthEndpoint != "":
-		return nil, errors.New("both a webhook URL and an OAuth endpoint are set; unset one")
-	case cfg.webhookURL != "":
-		wh, err := b24.NewWebhook(cfg.webhookURL)
-		if err != nil {
-			return nil, fmt.Errorf("webhook URL: %s", strings.TrimPrefix(err.Error(), "b24: "))
-		}
-		creds = wh
-	case cfg.oauthEndpoint != "":
-		oa, err := newOAuth(cfg)
-		if err != nil {
-			return nil, err
-		}
-		creds = oa
-	default:
-		return nil, errors.New("no credentials: set B24_WEBHOOK_URL, or B24_OAUTH_ENDPOINT, B24_CLIENT_ID, B24_CLIENT_SECRET and -token-file (or use -dry-run or -demo)")
-	}
 	c, err := b24.NewClient(creds, opts...)
 	if err != nil && strings.Contains(err.Error(), "http") && !cfg.allowHTTP {
 		return nil, fmt.Errorf("%w (for a local fake portal add -allow-http)", err)

@@ -139,10 +139,8 @@ func (ix *fieldIndex) match(name string) (field, how string) {
 	if c, ok := ix.upper[name]; ok {
 		return c, "system name"
 	}
-	if base, vt, _ := strings.Cut(strings.ToUpper(name), "_"); multifieldTypes[base] != nil && strings.ToUpper(name) == name {
-		if vt == "" || slices.Contains(multifieldTypes[base], vt) {
-			return strings.ToUpper(name), "field name"
-		}
+	if base, _, _ := strings.Cut(name, "_"); multifieldTypes[base] != nil {
+		return name, "field name" // a bad value type is refused by setField
 	}
 	f := foldName(name)
 	if c, ok := ix.folded[f]; ok {

@@ -14,7 +14,7 @@ import "github.com/b24kit/b24"
 var builtinTitles = map[string][]string{
 	"title": {"Название", "Название сделки", "Название лида", "Название компании", "Название предложения",
 		"Name", "Title", "Deal Name", "Deal Title", "Deal - Title", "Lead Name", "Lead Title", "Company Name", "Subject"},
-	"stageId": {"Стадия", "Стадия сделки", "Статус", "Статус лида", "Этап", "Stage", "Deal Stage", "Deal - Stage", "Status", "Lead Status"},
+	"stageId":    {"Стадия", "Стадия сделки", "Статус", "Статус лида", "Этап", "Stage", "Deal Stage", "Deal - Stage", "Status", "Lead Status"},
 	"categoryId": {"Воронка", "Направление", "Pipeline", "Deal - Pipeline", "Deal Pipeline"},
 	"opportunity": {"Сумма", "Бюджет", "Сумма сделки", "Amount", "Deal Amount", "Deal - Value", "Value", "Opportunity",
 		"Income", "Expected Revenue"},

@@ -30,10 +30,14 @@ func newClients(cfg *config, logger *slog.Logger, opBudget, opWindow time.Durati
 	shared := []b24.Option{b24.WithLimiter(b24.NewLimiter(cfg.rate, cfg.burst)),
 		b24.WithOperatingBudget(b24.NewOperatingBudget(opBudget, opWindow))}
 	opts := append(append([]b24.Option{}, extra...), shared...)
-	if client, err = newClient(cfg, logger, opts...); err != nil {
+	creds, err := newCredentials(cfg)
+	if err != nil {
 		return nil, nil, err
 	}
-	if probe, err = newClient(cfg, logger, append(opts, b24.WithRetry(probeRetry))...); err != nil {
+	if client, err = clientFor(cfg, creds, logger, opts...); err != nil {
+		return nil, nil, err
+	}
+	if probe, err = clientFor(cfg, creds, logger, append(opts, b24.WithRetry(probeRetry))...); err != nil {
 		return nil, nil, err
 	}
 	return client, probe, nil
