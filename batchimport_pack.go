@@ -56,6 +56,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	// The request weighs as many calls on the budget as it carries.
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
 	req.timeOf, req.blockedOf = batchTime, batchBlocked
+	req.observe = e.observer()
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {

@@ -37,6 +37,10 @@ type request struct {
 	// successful answer (a command of a batch).
 	timeOf    func(*wire.Envelope) *ResponseTime
 	blockedOf func(*wire.Envelope) bool
+	// observe is told about the request's waits (the limiter, the budget,
+	// backoff), so an import can say what it is waiting for; nil: nobody
+	// listens.
+	observe waitObserver
 }
 
 // newRequest checks the method name and encodes params.
@@ -100,7 +104,18 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying",
 			slog.String("method", req.method), slog.Int("attempt", attempt),
 			slog.String("reason", errorCode(err)), slog.Duration("wait", wait))
-		if serr := c.sleep(ctx, wait); serr != nil {
+		var waitToken uint64
+		if req.observe != nil && wait > 0 {
+			reason, cause := waitCause(err)
+			now := time.Now()
+			waitToken = req.observe.beginWait(Wait{Reason: reason, Method: req.method, Since: now, Until: now.Add(wait),
+				Attempt: attempt, MaxAttempts: c.retry.MaxAttempts, Cause: cause})
+		}
+		serr := c.sleep(ctx, wait)
+		if waitToken != 0 {
+			req.observe.endWait(waitToken)
+		}
+		if serr != nil {
 			return nil, fmt.Errorf("b24: %s: %w (last error: %v)", req.method, serr, err)
 		}
 	}
@@ -109,10 +124,47 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 // admit waits for the rate limiter, then for the operating budget of the
 // method the request draws on, and returns the budget's release.
 func (c *Client) admit(ctx context.Context, req *request) (func(*ResponseTime, bool), error) {
+	if req.observe != nil {
+		return c.admitObserved(ctx, req)
+	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		return nil, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", req.method, err)
 	}
 	release, err := c.budget.Acquire(ctx, req.budgetMethod, req.weight)
+	if err != nil {
+		return nil, fmt.Errorf("b24: %s: waiting for the operating budget: %w", req.method, err)
+	}
+	return release, nil
+}
+
+// admitObserved is admit that tells req.observe what it waits for: the
+// rate limiter, then the method's operating budget (until when, if the
+// budget knows).
+func (c *Client) admitObserved(ctx context.Context, req *request) (func(*ResponseTime, bool), error) {
+	obs := req.observe
+	token := obs.beginWait(Wait{Reason: WaitRateLimit, Method: req.method, Since: time.Now()})
+	err := c.limiter.Wait(ctx)
+	obs.endWait(token)
+	if err != nil {
+		return nil, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", req.method, err)
+	}
+	since := time.Now()
+	token = 0
+	var release func(*ResponseTime, bool)
+	if wb, ok := c.budget.(watchedBudget); ok {
+		release, err = wb.AcquireWatched(ctx, req.budgetMethod, req.weight, func(until time.Time) {
+			if token != 0 {
+				obs.endWait(token)
+			}
+			token = obs.beginWait(Wait{Reason: WaitOperatingLimit, Method: req.budgetMethod, Since: since, Until: until})
+		})
+	} else {
+		token = obs.beginWait(Wait{Reason: WaitOperatingLimit, Method: req.budgetMethod, Since: since})
+		release, err = c.budget.Acquire(ctx, req.budgetMethod, req.weight)
+	}
+	if token != 0 {
+		obs.endWait(token)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("b24: %s: waiting for the operating budget: %w", req.method, err)
 	}
