@@ -240,7 +240,7 @@ func (imp *importer) settle(line int, o outcome, fromJournal bool) {
 		imp.rep.add(line, o)
 	}
 	if imp.prog != nil {
-		imp.prog.add(o)
+		imp.prog.add(o, fromJournal)
 	}
 }
 
@@ -388,8 +388,13 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 	opts := []b24.ImportOption{
 		b24.WithConcurrency(cfg.concurrency),
 		b24.WithProgress(func(p b24.Progress) {
+			if imp.prog != nil {
+				imp.prog.setWait(p.Wait)
+			}
 			bmu.Lock()
-			boundaries = append(boundaries, p.Done)
+			if n := len(boundaries); n == 0 || boundaries[n-1] != p.Done {
+				boundaries = append(boundaries, p.Done)
+			}
 			bmu.Unlock()
 		}),
 	}
