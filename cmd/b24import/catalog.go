@@ -273,7 +273,7 @@ func (cat *catalog) stage(et b24.EntityTypeID, catID int64, hasCat bool, cell st
 	var accepted []string
 	for _, s := range list {
 		_, bare, cut := strings.Cut(s.id, ":")
-		if s.id == strings.TrimSpace(cell) || cut && bare == strings.TrimSpace(cell) || foldValue(s.name) == want {
+		if strings.EqualFold(s.id, strings.TrimSpace(cell)) || cut && strings.EqualFold(bare, strings.TrimSpace(cell)) || foldValue(s.name) == want {
 			return s.id, nil
 		}
 		accepted = append(accepted, fmt.Sprintf("%q (%s)", s.name, s.id))

@@ -42,10 +42,11 @@ func (h *historyGuard) inFile(it *b24.Item) *rowError {
 	}
 	switch {
 	case h.undated:
-		return &rowError{code: b24.CodeHistoryOrder, desc: "createdTime set on a row that follows one without createdTime: the portal dates that one now, so it would refuse this one; put the dated rows first"}
+		// The library's own words, so a dry run reads like the real run.
+		return &rowError{code: b24.CodeHistoryOrder, desc: "createdTime set on an item that follows one without createdTime: the portal dates that one now, so it would refuse this one; import dated items first"}
 	case h.haveLast && c.Unix() < h.last.Unix():
-		return &rowError{code: b24.CodeHistoryOrder, desc: fmt.Sprintf("createdTime %s is earlier than the previous row's %s: import history oldest first (sort the file by creation date)",
-			c.Format(time.RFC3339), h.last.In(c.Location()).Format(time.RFC3339))}
+		return &rowError{code: b24.CodeHistoryOrder, desc: fmt.Sprintf("createdTime %s is earlier than the previous item's %s: import history oldest first",
+			c.Format(time.RFC3339), time.Unix(h.last.Unix(), 0).In(c.Location()).Format(time.RFC3339))}
 	}
 	h.last, h.haveLast = c, true
 	return nil

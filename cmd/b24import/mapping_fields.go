@@ -31,6 +31,9 @@ func newFieldIndex(mc *mappingConfig) *fieldIndex {
 		add(name)
 	}
 	for name, fi := range mc.fields {
+		if !settable(name, fi) {
+			continue
+		}
 		add(name)
 		if fi.UpperName != "" {
 			ix.upper[fi.UpperName] = name
@@ -49,7 +52,7 @@ func newFieldIndex(mc *mappingConfig) *fieldIndex {
 	// The portal's titles first: they are what its own export writes.
 	for _, name := range sortedKeys(mc.fields) {
 		fi := mc.fields[name]
-		if fi.ReadOnly && !historyField(name) || name == "id" {
+		if !settable(name, fi) {
 			continue
 		}
 		for _, t := range []string{fi.Title, fi.ListLabel, fi.FormLabel, fi.FilterLabel} {
@@ -70,6 +73,12 @@ func newFieldIndex(mc *mappingConfig) *fieldIndex {
 		}
 	}
 	return ix
+}
+
+// settable reports whether an import can set the portal's field: not the
+// id, not read-only ones other than the history fields import takes.
+func settable(name string, fi b24.FieldInfo) bool {
+	return name != "id" && (!fi.ReadOnly || historyField(name))
 }
 
 // historyField reports the read-only fields that import may set anyway.
@@ -97,8 +106,8 @@ func (ix *fieldIndex) known(field string) bool {
 	if _, ok := typedKinds[field]; ok {
 		return ix.portal == nil || ix.inPortal(field)
 	}
-	if _, ok := ix.portal[field]; ok {
-		return true
+	if fi, ok := ix.portal[field]; ok {
+		return settable(field, fi)
 	}
 	if reUserField.MatchString(field) || reUFOrig.MatchString(field) {
 		return ix.portal == nil || ix.inPortal(field)
