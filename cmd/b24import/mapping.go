@@ -152,12 +152,14 @@ func parseMapLine(line, origin string) (mapRule, error) {
 }
 
 // foldName folds a column name for matching: lower case, without spaces,
-// "_", "-", "." and BOMs. "Deal Stage", "deal_stage" and "DEAL-STAGE"
-// fold alike.
+// punctuation ("_", "-", ".", ",", ...; "%" and "#" are kept) and BOMs.
+// "Deal Stage", "deal_stage" and "DEAL-STAGE" fold alike.
 func foldName(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
-		case unicode.IsSpace(r), r == '_', r == '-', r == '.', r == '\ufeff', r == '\u00a0':
+		case r == '%' || r == '#':
+			return r
+		case unicode.IsSpace(r), unicode.IsPunct(r), r == '\ufeff', r == '\u00a0':
 			return -1
 		case r == 'ё' || r == 'Ё':
 			return 'е'
