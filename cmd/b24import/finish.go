@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/b24kit/b24"
 )
 
 // finish prints the summary and picks the exit code.
@@ -34,6 +37,9 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 	}
 	if err := imp.fatalErr(); err != nil {
 		fmt.Fprintf(imp.stderr, "b24import: stopped: %s\n", trimB24(err.Error()))
+		if errors.Is(err, b24.ErrInvalidCredentials) && imp.cfg.webhookURL != "" {
+			fmt.Fprintf(imp.stderr, "b24import: %s\n", credentialsHint)
+		}
 		if unreached > 0 {
 			fmt.Fprintf(imp.stderr, "b24import: %d rows were not reached\n", unreached)
 		}
