@@ -154,7 +154,7 @@ func zoneName(loc *time.Location) string {
 	}
 	offset := fmt.Sprintf("UTC%s%02d:%02d", sign, off/3600, off%3600/60)
 	if name == "Local" {
-		return "the local zone (" + offset + ")"
+		return "the local zone (" + offset + " now)"
 	}
-	return name + " (" + offset + ")"
+	return name
 }

@@ -106,6 +106,9 @@ func (imp *importer) dryRun(src source, total int, start time.Time) int {
 		for _, k := range order {
 			g := groups[k]
 			fmt.Fprintf(w, "  %s: %d %s, e.g. line %d: %s\n", g.key, g.rows, plural(g.rows, "row", "rows"), g.line, g.example)
+			if k == b24.CodeHistoryOrder {
+				fmt.Fprintf(w, "    (history goes in oldest first: sort the file by creation date, or leave the column out with -map '%s=-' and the portal dates the rows at import)\n", imp.columnOf("createdTime"))
+			}
 		}
 		fmt.Fprintf(w, "rows that would be rejected, with every problem of each")
 		if imp.tally.rejected > len(listed) {
@@ -166,4 +169,16 @@ func validate(it *b24.Item, et b24.EntityTypeID, originalUF bool) error {
 		it = &cp
 	}
 	return it.Validate(et)
+}
+
+// columnOf is the header of the column that feeds field, or the field.
+func (imp *importer) columnOf(field string) string {
+	if imp.info != nil && imp.info.plan != nil {
+		for _, c := range imp.info.plan.cols {
+			if !c.skip && c.field == field {
+				return c.name
+			}
+		}
+	}
+	return field
 }

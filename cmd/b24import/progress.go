@@ -30,6 +30,7 @@ type progress struct {
 	samples  []rateSample
 	wait     b24.Wait
 	waitSaid time.Time // Since of the wait last announced with a line
+	final    bool      // the run is over: no ETA
 
 	w        io.Writer
 	terminal bool
@@ -130,7 +131,9 @@ func (p *progress) loop(every time.Duration) {
 // tick draws the line (or logs it) and announces a long wait; p.mu held.
 func (p *progress) tick() {
 	now := p.now()
-	if w := p.wait; w.Reason != b24.WaitNone && now.Sub(w.Since) >= waitLineAfter && !w.Since.Equal(p.waitSaid) {
+	// Pacing by the rate limit is the normal state of a long import: it
+	// shows on the progress line, but gets no line of its own.
+	if w := p.wait; w.Reason != b24.WaitNone && w.Reason != b24.WaitRateLimit && now.Sub(w.Since) >= waitLineAfter && !w.Since.Equal(p.waitSaid) {
 		p.waitSaid = w.Since
 		if p.terminal {
 			fmt.Fprint(p.w, "\r\x1b[K")
@@ -194,7 +197,7 @@ func (p *progress) logLine(now time.Time) string {
 		s += fmt.Sprintf(", %d settled earlier", p.skipped)
 	}
 	s += fmt.Sprintf("), %s rows/s", formatRate(rate))
-	if eta, ok := p.eta(rate); ok {
+	if eta, ok := p.eta(rate); ok && !p.final {
 		s += ", ETA " + formatDuration(eta)
 	}
 	if p.wait.Reason != b24.WaitNone {
@@ -216,12 +219,18 @@ func (p *progress) barLine(now time.Time, width int) string {
 	if p.total >= 0 {
 		count += "/" + strconv.Itoa(p.total)
 	}
+	// What the run waits for comes before the ETA, except plain pacing by
+	// the rate limit, which is the normal state of a long import.
 	segs := []string{count + " rows"}
-	if p.wait.Reason != b24.WaitNone {
+	waiting := p.wait.Reason != b24.WaitNone
+	if waiting && p.wait.Reason != b24.WaitRateLimit {
 		segs = append(segs, describeWait(p.wait, now, false))
 	}
-	if eta, ok := p.eta(rate); ok {
+	if eta, ok := p.eta(rate); ok && !p.final {
 		segs = append(segs, "ETA "+formatDuration(eta))
+	}
+	if waiting && p.wait.Reason == b24.WaitRateLimit {
+		segs = append(segs, describeWait(p.wait, now, false))
 	}
 	segs = append(segs, formatRate(rate)+"/s")
 	if p.rejected > 0 || p.unknown > 0 {
@@ -276,12 +285,12 @@ func describeWait(w b24.Wait, now time.Time, long bool) string {
 		return "waiting " + waited + ": " + w.Method + " window" + left
 	case b24.WaitUnreachable:
 		if long {
-			return fmt.Sprintf("portal unreachable (%s): retry %d of %d in %s", w.Cause, w.Attempt+1, w.MaxAttempts, formatDuration(max(0, w.Until.Sub(now)).Round(time.Second)))
+			return fmt.Sprintf("portal unreachable (%s): attempt %d of %d failed; %s", w.Cause, w.Attempt, w.MaxAttempts, nextAttempt(w, now))
 		}
 		return fmt.Sprintf("unreachable (%s), retry %d/%d", w.Cause, w.Attempt+1, w.MaxAttempts)
 	case b24.WaitRetry:
 		if long {
-			return fmt.Sprintf("the portal refused %s (%s): retry %d of %d in %s", w.Method, w.Cause, w.Attempt+1, w.MaxAttempts, formatDuration(max(0, w.Until.Sub(now)).Round(time.Second)))
+			return fmt.Sprintf("the portal refused %s (%s): attempt %d of %d; %s", w.Method, w.Cause, w.Attempt, w.MaxAttempts, nextAttempt(w, now))
 		}
 		return fmt.Sprintf("refused (%s), retry %d/%d", w.Cause, w.Attempt+1, w.MaxAttempts)
 	case b24.WaitRateLimit:
@@ -291,6 +300,14 @@ func describeWait(w b24.Wait, now time.Time, long bool) string {
 		return "waiting " + waited + ": rate limit"
 	}
 	return "waiting " + waited
+}
+
+// nextAttempt says when a retry goes out.
+func nextAttempt(w b24.Wait, now time.Time) string {
+	if left := w.Until.Sub(now).Round(time.Second); left >= time.Second {
+		return "the next in " + formatDuration(left)
+	}
+	return "retrying now"
 }
 
 func formatRate(r float64) string {
@@ -324,7 +341,7 @@ func (p *progress) finish() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.wait = b24.Wait{}
+	p.wait, p.final = b24.Wait{}, true
 	now := p.now()
 	if p.terminal {
 		fmt.Fprint(p.w, "\r"+p.barLine(now, p.width())+"\x1b[K\n")

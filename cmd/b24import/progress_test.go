@@ -109,7 +109,7 @@ func TestProgressSaysWhatItWaitsFor(t *testing.T) {
 	p.setWait(b24.Wait{Reason: b24.WaitUnreachable, Method: "crm.item.batchImport", Since: clock.Add(-5 * time.Second), Until: clock.Add(3 * time.Second),
 		Attempt: 3, MaxAttempts: 8, Cause: "connection refused"})
 	p.tick()
-	assert.Contains(t, b.String(), "b24import: portal unreachable (connection refused): retry 4 of 8 in 3s\n")
+	assert.Contains(t, b.String(), "b24import: portal unreachable (connection refused): attempt 3 of 8 failed; the next in 3s\n")
 }
 
 func TestFormatDuration(t *testing.T) {

@@ -24,7 +24,8 @@ func (imp *importer) countdown(ctx context.Context, d time.Duration, what string
 		case imp.terminal && final:
 			fmt.Fprint(imp.stderr, "\r\x1b[K")
 		case imp.terminal:
-			fmt.Fprintf(imp.stderr, "\rb24import: %s: %s left (Ctrl-C stops; the journal stays as it is)\x1b[K", what, formatDuration(left))
+			line := fitWidth(fmt.Sprintf("b24import: %s: %s left (Ctrl-C stops; the journal stays as it is)", what, formatDuration(left)), terminalWidth())
+			fmt.Fprint(imp.stderr, "\r"+line+"\x1b[K")
 		case !final && time.Since(lastLine) >= 10*time.Second:
 			lastLine = time.Now()
 			fmt.Fprintf(imp.stderr, "b24import: %s: %s left\n", what, formatDuration(left))
@@ -43,4 +44,14 @@ func (imp *importer) countdown(ctx context.Context, d time.Duration, what string
 			show(false)
 		}
 	}
+}
+
+// fitWidth cuts s to fit a line of width columns (less the last, where
+// some terminals wrap).
+func fitWidth(s string, width int) string {
+	r := []rune(s)
+	if width < 2 || len(r) < width {
+		return s
+	}
+	return string(r[:width-2]) + "…"
 }
