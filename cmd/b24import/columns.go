@@ -124,15 +124,6 @@ func probeMessage(i int, name string, err error) string {
 	return fmt.Sprintf("column %d %q: %s", i+1, name, msg)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // suggest returns the known field an unknown column name most likely
 // misspells, or "": the same letters ignoring case and _, or one edit away
 // (two for names of 8 letters or more), a swap of neighbours counting as

@@ -284,15 +284,6 @@ func isStderrTerminal(w io.Writer) bool {
 	return ok && isTerminal(f)
 }
 
-// newClient builds the client from the webhook URL or the OAuth settings.
-func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
-	creds, err := newCredentials(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return clientFor(cfg, creds, logger, extra...)
-}
-
 // newCredentials builds the webhook or OAuth credentials. Clients of one
 // run share them: an OAuth refresh rotates the refresh token, so two
 // copies would each kill the other's.

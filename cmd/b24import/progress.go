@@ -36,7 +36,6 @@ type progress struct {
 	terminal bool
 	width    func() int
 	quiet    bool
-	drawn    time.Time
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	now      func() time.Time
