@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,9 @@ type catalog struct {
 	categories []category
 	stages     map[string][]statusEntry // ENTITY_ID -> its stages or statuses
 	users      []portalUser
-	newest     time.Time // createdTime of the newest item; zero: none
+	byName     map[string][]int // folded spelling of a name -> indexes into users
+	byEmail    map[string][]int // lower-case e-mail -> indexes into users
+	newest     time.Time        // createdTime of the newest item; zero: none
 }
 
 type category struct {
@@ -201,7 +202,27 @@ func (cat *catalog) loadUsers(ctx context.Context, c *b24.Client) error {
 			break
 		}
 	}
+	cat.indexUsers()
 	return nil
+}
+
+// indexUsers builds the name and e-mail indexes, so a lookup costs a map
+// read, not a scan of every user, on every row.
+func (cat *catalog) indexUsers() {
+	cat.byName, cat.byEmail = map[string][]int{}, map[string][]int{}
+	for i, u := range cat.users {
+		seen := map[string]bool{}
+		for _, k := range userKeys(u) {
+			if !seen[k] {
+				seen[k] = true
+				cat.byName[k] = append(cat.byName[k], i)
+			}
+		}
+		if u.email != "" {
+			e := strings.ToLower(u.email)
+			cat.byEmail[e] = append(cat.byEmail[e], i)
+		}
+	}
 }
 
 // loadNewest reads the creation time of the portal's newest item of et.
@@ -298,19 +319,16 @@ func (cat *catalog) status(entityID, cell string) (string, error) {
 // or without. Two people who fit are reported, not guessed between; an
 // active user wins over a deactivated one.
 func (cat *catalog) userID(cell string) (int64, error) {
-	want := foldName(cell)
-	email := reEmail.MatchString(strings.TrimSpace(cell))
-	var hits []portalUser
-	for _, u := range cat.users {
-		if email {
-			if strings.EqualFold(u.email, strings.TrimSpace(cell)) {
-				hits = append(hits, u)
-			}
-			continue
-		}
-		if slices.Contains(userKeys(u), want) {
-			hits = append(hits, u)
-		}
+	if cat.byName == nil {
+		cat.indexUsers()
+	}
+	idx := cat.byName[foldName(cell)]
+	if reEmail.MatchString(strings.TrimSpace(cell)) {
+		idx = cat.byEmail[strings.ToLower(strings.TrimSpace(cell))]
+	}
+	hits := make([]portalUser, 0, len(idx))
+	for _, i := range idx {
+		hits = append(hits, cat.users[i])
 	}
 	if len(hits) > 1 {
 		var active []portalUser
