@@ -217,3 +217,23 @@ func TestOfflineLookupsNeedThePortal(t *testing.T) {
 	assert.Contains(t, res.stdout, "dry run: 1 rows valid, 1 would be rejected")
 	assert.True(t, strings.Contains(res.stdout, "checked offline"), res.stdout)
 }
+
+func TestExportJSONLinesReadLikeCSV(t *testing.T) {
+	t.Parallel()
+	srv := exportPortal(t)
+	input := writeFile(t, "deals.jsonl", []byte(
+		`{"title":"J1","opportunity":"12 345,67","closedate":"15.06.2024","stageId":"Подготовка документов","assignedById":"Сидорова А.","ufCrm_5":"Звонок"}`+"\n"+
+			`{"title":"J2","opportunity":"lots","assignedById":"Петров И."}`+"\n"))
+	res := runCLI(t, srv.WebhookURL(), dealArgs(input)...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	assert.Contains(t, res.stderr, `item field "assignedById": "Петров И." is ambiguous`)
+	assert.Contains(t, res.stderr, `item field "opportunity": "lots" is not a number`, "every problem of the row, in the CSV's words")
+	items := srv.Items(b24.EntityDeal)
+	require.Len(t, items, 1)
+	it := items[0].Fields
+	assert.Equal(t, 12345.67, it["opportunity"])
+	assert.Equal(t, "2024-06-15", it["closedate"])
+	assert.Equal(t, "PREPARATION", it["stageId"])
+	assert.EqualValues(t, 3, it["assignedById"])
+	assert.EqualValues(t, 45, it["ufCrm_5"])
+}

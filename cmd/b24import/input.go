@@ -127,7 +127,11 @@ func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, 
 		info.format = detectFormat(name, thead)
 	}
 	if info.format == "jsonl" {
-		return &jsonlSource{r: tr, name: name, decode: cfg.decode}, info, nil
+		js := &jsonlSource{r: tr, name: name, decode: cfg.decode, co: cfg.coerce}
+		if cfg.mapping != nil {
+			js.fields = cfg.mapping.fields
+		}
+		return js, info, nil
 	}
 	info.comma = cfg.comma
 	// Excel writes "sep=;" as the first line of a "CSV (semicolon)" file
@@ -287,6 +291,8 @@ type jsonlSource struct {
 	r      *bufio.Reader
 	name   string
 	decode bool
+	co     *coercer                 // reads string values as CSV cells; nil: as they are
+	fields map[string]b24.FieldInfo // the portal's fields, for user fields' types
 	line   int
 	buf    []byte
 }
@@ -316,6 +322,13 @@ func (s *jsonlSource) next() (row, error) {
 		case b[0] != '{':
 			rw.err = &rowError{code: codeSyntax, desc: "the line is not a JSON object"}
 		default:
+			if s.co != nil {
+				var rerr *rowError
+				if b, rerr = s.co.coerceJSONObject(b, s.fields); rerr != nil {
+					rw.err = rerr
+					return rw, nil
+				}
+			}
 			if err := rw.item.UnmarshalJSON(b); err != nil {
 				rw.err = &rowError{code: codeSyntax, desc: strings.TrimPrefix(err.Error(), "b24: ")}
 			}

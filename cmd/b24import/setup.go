@@ -49,6 +49,21 @@ func (imp *importer) prepare(ctx context.Context) int {
 // file is read. plan is the header's mapping.
 func (imp *importer) afterHeader(ctx context.Context, info *inputInfo) int {
 	cfg := imp.cfg
+	if imp.catalog != nil && info.plan == nil {
+		// JSON Lines have no header: any object may name a stage, a user
+		// or a list choice, so every list is read.
+		cols := []column{{field: "stageId"}, {field: "assignedById"}}
+		for _, name := range sortedKeys(imp.catalog.fields) {
+			fi := imp.catalog.fields[name]
+			cols = append(cols, column{field: name, info: &fi})
+		}
+		if err := imp.catalog.preload(ctx, imp.probe, cfg.entity, cols); err != nil {
+			return imp.fail("%v", imp.describeFailure(err, 0))
+		}
+		if err := imp.catalog.loadNewest(ctx, imp.probe, cfg.entity); err != nil {
+			return imp.fail("%v", imp.describeFailure(err, 0))
+		}
+	}
 	if imp.catalog != nil && info.plan != nil {
 		if err := imp.catalog.preload(ctx, imp.probe, cfg.entity, info.plan.cols); err != nil {
 			return imp.fail("%v", imp.describeFailure(err, 0))
