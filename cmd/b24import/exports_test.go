@@ -237,3 +237,29 @@ func TestExportJSONLinesReadLikeCSV(t *testing.T) {
 	assert.EqualValues(t, 3, it["assignedById"])
 	assert.EqualValues(t, 45, it["ufCrm_5"])
 }
+
+func TestExportValueFilesOffline(t *testing.T) {
+	t.Parallel()
+	srv := fakePortal(t)
+	input := writeFile(t, "pd.csv", []byte("Deal - Title,Deal - Stage,Deal - Owner,Deal - Value\nA,Qualified,Sam Sales,10\nB,Negotiations Started,Kim Lee,20\nC,Lost in space,Sam Sales,30\n"))
+	stages := writeFile(t, "stages.txt", []byte("# Pipedrive stage = Bitrix24 stage id\nQualified = PREPARATION\nNegotiations Started = EXECUTING\n"))
+	owners := writeFile(t, "owners.txt", []byte("Sam Sales = 1\nKim Lee = 1\n"))
+	args := dealArgs(input, "-values", "stageId="+stages, "-values", "assignedById="+owners, "-report", filepath.Join(t.TempDir(), "r.csv"))
+	// Offline, the dry run checks what it can: the files map every value.
+	dry := runCLI(t, "", append([]string{"-dry-run"}, args...)...)
+	assert.Equal(t, exitIncomplete, dry.code, dry.stderr)
+	assert.Contains(t, dry.stdout, `stageId (column "Deal - Stage"): 1 row, e.g. line 4: "Lost in space" is not a stage id`)
+	res := runCLI(t, srv.WebhookURL(), args...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "imported 2, rejected 1")
+	items := srv.Items(b24.EntityDeal)
+	require.Len(t, items, 2)
+	assert.Equal(t, "PREPARATION", items[0].Fields["stageId"])
+	assert.Equal(t, "EXECUTING", items[1].Fields["stageId"])
+	assert.EqualValues(t, 1, items[1].Fields["assignedById"])
+
+	bad := writeFile(t, "bad.txt", []byte("Qualified = PREPARATION\nQualified = WON\n"))
+	res = runCLI(t, srv.WebhookURL(), dealArgs(input, "-values", "stageId="+bad)...)
+	assert.Equal(t, exitFatal, res.code)
+	assert.Contains(t, res.stderr, bad+`:2: label "Qualified" is already mapped at line 1`)
+}

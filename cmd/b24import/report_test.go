@@ -46,3 +46,17 @@ func TestTallySummary(t *testing.T) {
 	assert.Equal(t, "imported 3, rejected 1, unknown 0, not sent 0 (2 of them settled by an earlier run); 2s, 1.0 items/s\n", b.String())
 	assert.False(t, tl.allImported())
 }
+
+func TestReportCompletionOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.csv")
+	r, err := createReport(path, reportOptions{})
+	require.NoError(t, err)
+	r.expect(2, "", "first")
+	r.expect(3, "", "second")
+	r.add(3, outcome{status: stImported, id: 9})
+	r.add(2, outcome{status: stImported, id: 8})
+	require.NoError(t, r.close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "line,status,id,key,title,code,description\n3,imported,9,,second,,\n2,imported,8,,first,,\n", string(b))
+}
