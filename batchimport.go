@@ -88,8 +88,14 @@ type Progress struct {
 	Elapsed  time.Duration
 	// ItemsPerSecond is the rate of finished items since the start.
 	ItemsPerSecond float64
-	// ETA estimates the time left; zero when Total is unknown.
+	// ETA estimates the time left from the rate of the last 30 seconds;
+	// zero when Total is unknown.
 	ETA time.Duration
+	// Wait is what the import is waiting for, when a wait has lasted
+	// [WaitReportAfter]: the rate limiter, a method's operating-time
+	// budget (until when), an unreachable portal (retry k of n). Progress
+	// is reported when it starts and ends, not only after calls.
+	Wait Wait
 }
 
 // ImportOption configures one import.
@@ -131,7 +137,8 @@ func WithChunkSize(n int) ImportOption {
 }
 
 // WithProgress calls fn after every finished call with a snapshot of the
-// import. Calls to fn never overlap; fn should return quickly.
+// import, and whenever what it waits for changes (Progress.Wait). Calls to
+// fn never overlap; fn should return quickly.
 func WithProgress(fn func(Progress)) ImportOption {
 	return func(c *importConfig) error {
 		c.progress = fn

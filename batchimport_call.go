@@ -71,7 +71,7 @@ func (e *engine) call(ctx context.Context, rows []pendingItem) (out *callOutcome
 	if len(sent) == 0 {
 		return nil, nil, rejected
 	}
-	req := &request{method: methodBatchImport, body: body, flight: e.flight, budgetMethod: methodBatchImport, weight: 1}
+	req := &request{method: methodBatchImport, body: body, flight: e.flight, budgetMethod: methodBatchImport, weight: 1, observe: e.observer()}
 	env, err := e.c.do(ctx, req)
 	if err != nil {
 		return &callOutcome{err: err, from: fromCall}, sent, rejected
@@ -264,6 +264,7 @@ func (e *engine) list(ctx context.Context, params map[string]any) (json.RawMessa
 	if err != nil {
 		return nil, err
 	}
+	req.observe = e.observer()
 	env, err := e.c.do(ctx, req)
 	if err != nil {
 		return nil, err

@@ -70,6 +70,29 @@ type engine struct {
 	firstDone chan struct{}
 	firstOnce sync.Once
 	probeSent bool // run's own: the first unit has been dispatched
+	// board collects the waits of the import's requests; nil when no one
+	// watches progress, which keeps the request loop from reporting them.
+	board   *waitBoard
+	samples []rateSample // recent (time, done) pairs for the ETA, under mu
+}
+
+// rateSample is the count of finished items at a moment.
+type rateSample struct {
+	at   time.Time
+	done int
+}
+
+// etaWindow is the span of the recent rate the ETA is computed from: long
+// enough to smooth the gaps between calls, short enough to follow a change
+// of pace (a limit that starts to bind, a resumed run).
+const etaWindow = 30 * time.Second
+
+// observer is what the import's requests report their waits to.
+func (e *engine) observer() waitObserver {
+	if e.board == nil {
+		return nil
+	}
+	return e.board
 }
 
 func newEngine(c *Client, et EntityTypeID, cfg importConfig, flight context.Context) *engine {
@@ -78,14 +101,21 @@ func newEngine(c *Client, et EntityTypeID, cfg importConfig, flight context.Cont
 		packs:     make(chan struct{}, min(maxPacksInFlight, cfg.concurrency)),
 		firstDone: make(chan struct{})}
 	e.counts.Total = cfg.total
+	if cfg.progress != nil {
+		e.board = &waitBoard{}
+	}
 	return e
 }
 
 // run validates and chunks the input, dispatches calls and closes out when
 // every result has been sent.
 func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []ItemResult) {
-	defer close(out)
-	defer e.inflight.Wait()
+	stopWatch := e.watchWaits()
+	defer func() {
+		e.inflight.Wait()
+		stopWatch()
+		close(out)
+	}()
 	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
 	cur := chunk{}
 	var pack []chunk // chunks waiting to travel together in one batch request
@@ -299,18 +329,83 @@ func (e *engine) emit(out chan<- []ItemResult, rs []ItemResult) {
 		}
 	}
 	if e.cfg.progress != nil {
-		p := e.counts
-		p.Elapsed = e.cfg.now().Sub(e.start)
-		if secs := p.Elapsed.Seconds(); secs > 0 {
-			p.ItemsPerSecond = float64(p.Done) / secs
-		}
-		if p.Total > 0 && p.ItemsPerSecond > 0 && p.Total > p.Done {
-			p.ETA = time.Duration(float64(p.Total-p.Done) / p.ItemsPerSecond * float64(time.Second))
-		}
-		e.cfg.progress(p)
+		e.reportLocked()
 	}
 	e.mu.Unlock()
 	out <- rs
+}
+
+// reportLocked calls the progress function with a snapshot; e.mu is held.
+// The ETA divides the items left by the rate over the last etaWindow, so a
+// change of pace shows within seconds, not after the average catches up.
+func (e *engine) reportLocked() {
+	p := e.counts
+	now := e.cfg.now()
+	p.Elapsed = now.Sub(e.start)
+	if secs := p.Elapsed.Seconds(); secs > 0 {
+		p.ItemsPerSecond = float64(p.Done) / secs
+	}
+	if n := len(e.samples); n == 0 || e.samples[n-1].done != p.Done {
+		e.samples = append(e.samples, rateSample{at: now, done: p.Done})
+	}
+	cut := 0
+	for cut < len(e.samples)-2 && now.Sub(e.samples[cut].at) > etaWindow {
+		cut++
+	}
+	e.samples = e.samples[cut:]
+	rate := p.ItemsPerSecond
+	if first := e.samples[0]; len(e.samples) >= 2 && now.Sub(first.at) > 0 {
+		rate = float64(p.Done-first.done) / now.Sub(first.at).Seconds()
+	}
+	if p.Total > 0 && rate > 0 && p.Total > p.Done {
+		p.ETA = time.Duration(float64(p.Total-p.Done) / rate * float64(time.Second))
+	}
+	e.cfg.progress(p)
+}
+
+// waitTick is how often the import looks at its requests' waits.
+const waitTick = 250 * time.Millisecond
+
+// watchWaits reports, through the progress function, each change of what
+// the import waits for (a wait that has lasted WaitReportAfter, and its
+// end), so a caller learns of a long wait while it lasts, not after. It
+// returns the function that stops it.
+func (e *engine) watchWaits() (stop func()) {
+	if e.board == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(waitTick)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			w := e.board.current(time.Now())
+			e.mu.Lock()
+			if !sameWait(w, e.counts.Wait) {
+				e.counts.Wait = w
+				e.reportLocked()
+			}
+			e.mu.Unlock()
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		// Every call has ended: nothing waits any more.
+		e.mu.Lock()
+		if e.counts.Wait.Reason != WaitNone {
+			e.counts.Wait = Wait{}
+			e.reportLocked()
+		}
+		e.mu.Unlock()
+	}
 }
 
 // observeCost folds the server time of a call of n rows into the average

@@ -55,6 +55,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
 	var dec batchDecoder // one decoding per answer for the budget and the rows
 	req.timeOf, req.blockedOf = dec.time, dec.blocked
+	req.observe = e.observer()
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {

@@ -119,15 +119,15 @@ func reportPerItem(b *testing.B, items int, m0 *runtime.MemStats) {
 // (decoding, validating, storing) is counted too.
 func BenchmarkBatchImport(b *testing.B) {
 	items := benchDeals(benchItems)
-	run := func(b *testing.B, c *b24.Client) {
-		if _, err := c.CRMItem.BatchImport(b.Context(), b24.EntityDeal, items); err != nil {
+	run := func(b *testing.B, c *b24.Client, opts ...b24.ImportOption) {
+		if _, err := c.CRMItem.BatchImport(b.Context(), b24.EntityDeal, items, opts...); err != nil {
 			b.Fatal(err) // warm-up, and a check that the portal works
 		}
 		var m0 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		b.ResetTimer()
 		for range b.N {
-			res, err := c.CRMItem.BatchImport(b.Context(), b24.EntityDeal, items)
+			res, err := c.CRMItem.BatchImport(b.Context(), b24.EntityDeal, items, opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -139,6 +139,9 @@ func BenchmarkBatchImport(b *testing.B) {
 		reportPerItem(b, len(items), &m0)
 	}
 	b.Run("canned", func(b *testing.B) { run(b, cannedPortal(b)) })
+	// With a progress function the requests report their waits (the
+	// limiter, the budget) to the import: what that costs.
+	b.Run("canned-progress", func(b *testing.B) { run(b, cannedPortal(b), b24.WithProgress(func(b24.Progress) {})) })
 	// With more idle connections kept than calls in flight, no call opens
 	// a new connection (the default transport keeps 2 per host).
 	b.Run("canned-pooled", func(b *testing.B) { run(b, cannedPortal(b, b24.WithHTTPClient(pooledHTTP(b)))) })

@@ -37,6 +37,10 @@ type request struct {
 	// successful answer (a command of a batch).
 	timeOf    func(*wire.Envelope) *ResponseTime
 	blockedOf func(*wire.Envelope) bool
+	// observe is told about the request's waits (the limiter, the budget,
+	// backoff), so an import can say what it is waiting for; nil: nobody
+	// listens.
+	observe waitObserver
 }
 
 // newRequest checks the method name and encodes params.
@@ -100,7 +104,18 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: retrying",
 			slog.String("method", req.method), slog.Int("attempt", attempt),
 			slog.String("reason", errorCode(err)), slog.Duration("wait", wait))
-		if serr := c.sleep(ctx, wait); serr != nil {
+		var waitToken uint64
+		if req.observe != nil && wait > 0 {
+			reason, cause := waitCause(err)
+			now := time.Now()
+			waitToken = req.observe.beginWait(Wait{Reason: reason, Method: req.method, Since: now, Until: now.Add(wait),
+				Attempt: attempt, MaxAttempts: c.retry.MaxAttempts, Cause: cause})
+		}
+		serr := c.sleep(ctx, wait)
+		if waitToken != 0 {
+			req.observe.endWait(waitToken)
+		}
+		if serr != nil {
 			return nil, fmt.Errorf("b24: %s: %w (last error: %v)", req.method, serr, err)
 		}
 	}
@@ -113,17 +128,56 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 // burst the limiter has refilled meanwhile, and the portal's bucket (which
 // counts arrivals) would overflow.
 func (c *Client) admit(ctx context.Context, req *request) (func(*ResponseTime, bool), error) {
-	release, err := c.budget.Acquire(ctx, req.budgetMethod, req.weight)
+	release, err := c.acquireBudget(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("b24: %s: waiting for the operating budget: %w", req.method, err)
 	}
 	asked := time.Now()
-	if err := c.limiter.Wait(ctx); err != nil {
+	var token uint64
+	if req.observe != nil {
+		token = req.observe.beginWait(Wait{Reason: WaitRateLimit, Method: req.method, Since: asked})
+	}
+	err = c.limiter.Wait(ctx)
+	if token != 0 {
+		req.observe.endWait(token)
+	}
+	if err != nil {
 		release(nil, false)
 		return nil, fmt.Errorf("b24: %s: waiting for the rate limiter: %w", req.method, err)
 	}
 	c.grants.observe(asked, time.Now())
 	return release, nil
+}
+
+// acquireBudget waits for the method's operating budget and, when someone
+// watches the request, tells req.observe that it waits and until when (if
+// the budget knows).
+func (c *Client) acquireBudget(ctx context.Context, req *request) (func(*ResponseTime, bool), error) {
+	obs := req.observe
+	if obs == nil {
+		return c.budget.Acquire(ctx, req.budgetMethod, req.weight)
+	}
+	since := time.Now()
+	var (
+		token   uint64
+		release func(*ResponseTime, bool)
+		err     error
+	)
+	if wb, ok := c.budget.(watchedBudget); ok {
+		release, err = wb.AcquireWatched(ctx, req.budgetMethod, req.weight, func(until time.Time) {
+			if token != 0 {
+				obs.endWait(token)
+			}
+			token = obs.beginWait(Wait{Reason: WaitOperatingLimit, Method: req.budgetMethod, Since: since, Until: until})
+		})
+	} else {
+		token = obs.beginWait(Wait{Reason: WaitOperatingLimit, Method: req.budgetMethod, Since: since})
+		release, err = c.budget.Acquire(ctx, req.budgetMethod, req.weight)
+	}
+	if token != 0 {
+		obs.endWait(token)
+	}
+	return release, err
 }
 
 // exchange authorises and sends req once, decodes the answer and reports

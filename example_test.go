@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24test"
@@ -83,4 +84,29 @@ func ExampleAPIError() {
 	}
 	// Output:
 	// 404 ERROR_METHOD_NOT_FOUND true
+}
+
+// ExampleWait shows Progress.Wait, which says what an import waits for, so a service can tell
+// "throttled by the portal" from "stalled".
+func ExampleWait() {
+	show := func(p b24.Progress) {
+		switch p.Wait.Reason {
+		case b24.WaitNone:
+			fmt.Printf("%d/%d done\n", p.Done, p.Total)
+		case b24.WaitOperatingLimit:
+			fmt.Printf("waiting for %s's operating window until %s\n", p.Wait.Method, p.Wait.Until.Format("15:04:05"))
+		case b24.WaitUnreachable:
+			fmt.Printf("portal unreachable (%s), attempt %d of %d\n", p.Wait.Cause, p.Wait.Attempt, p.Wait.MaxAttempts)
+		default:
+			fmt.Println("waiting:", p.Wait.Reason)
+		}
+	}
+	show(b24.Progress{Total: 100, Done: 40})
+	show(b24.Progress{Total: 100, Done: 40, Wait: b24.Wait{Reason: b24.WaitOperatingLimit, Method: "crm.item.batchImport",
+		Until: time.Date(2026, 1, 2, 10, 4, 0, 0, time.UTC)}})
+	show(b24.Progress{Wait: b24.Wait{Reason: b24.WaitUnreachable, Cause: "connection refused", Attempt: 3, MaxAttempts: 8}})
+	// Output:
+	// 40/100 done
+	// waiting for crm.item.batchImport's operating window until 10:04:00
+	// portal unreachable (connection refused), attempt 3 of 8
 }

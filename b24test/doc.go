@@ -30,8 +30,15 @@
 // invalid JSON is read as no parameters, as on the portal.
 //
 // Methods: crm.item.batchImport, crm.item.import, crm.item.add,
-// crm.item.get, crm.item.list, crm.item.fields, batch, server.time and
-// profile; any other method answers 404 ERROR_METHOD_NOT_FOUND.
+// crm.item.get, crm.item.list, crm.item.fields, crm.category.list,
+// crm.status.list, user.get, batch, server.time and profile; any other
+// method answers 404 ERROR_METHOD_NOT_FOUND. What the portal says about
+// itself is configurable: pipelines and their stages ([WithCategories];
+// deals have a new portal's "General" pipeline by default), other status
+// lists ([WithStatuses]: SOURCE, DEAL_TYPE, STATUS, ...), its users
+// ([WithUsers]) and user fields with their types and list choices
+// ([WithUserFields]), so that code which looks values up by name can be
+// tested.
 // Items are validated like the portal does it: keys are normalised to
 // camelCase and unknown ones dropped silently, unparseable dates dropped,
 // required fields and the history rules of import (createdTime ascending,
@@ -53,7 +60,8 @@
 // when none did), and the envelope's time is the batch wrapper's own
 // (operating 0, a reset a window ahead), all as live portals answer.
 // [WithLatency] simulates processing time, which counts as operating time,
-// and [WithRequestTimeout] the 60 s cut-off.
+// and [WithRequestTimeout] the 60 s cut-off. [RealisticLatency] is a
+// preset with a loaded cloud portal's latency, for demos and trials by hand.
 //
 // # Answers
 //

@@ -292,6 +292,7 @@ func handleFields(x *exchange, p map[string]any) outcome {
 		required := name == "title" && es.typeID != 3
 		fields[name] = fieldInfo(name, typ, required, false, multipleFields[name])
 	}
+	x.s.userFieldInfo(es.typeID, fields)
 	return outcome{result: map[string]any{"fields": fields}}
 }
 

@@ -26,6 +26,10 @@ type config struct {
 	secret       string
 	compact      bool
 	nonAdmin     bool
+	categories   map[int][]Category  // WithCategories; nil: the defaults
+	statuses     map[string][]Status // WithStatuses
+	userFields   map[int][]UserField // WithUserFields
+	users        []User              // WithUsers; nil: the default user
 }
 
 func defaultConfig() config {

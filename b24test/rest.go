@@ -93,6 +93,9 @@ var handlers = map[string]func(x *exchange, p map[string]any) outcome{
 	"crm.item.get":         handleGet,
 	"crm.item.list":        handleList,
 	"crm.item.fields":      handleFields,
+	"crm.category.list":    handleCategoryList,
+	"crm.status.list":      handleStatusList,
+	"user.get":             handleUserGet,
 	"server.time":          handleServerTime,
 	"profile":              handleProfile,
 }

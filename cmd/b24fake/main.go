@@ -3,6 +3,11 @@
 //
 //	go run ./cmd/b24fake -addr 127.0.0.1:8024 -latency 200ms -latency-per-item 50ms
 //
+// -realistic sets the latency of a loaded cloud portal (b24test.RealisticLatency:
+// 0.4 s a call plus 40 ms an item plus up to 0.3 s of jitter, 1.2-1.5 s for a
+// 20-item import) for demos and trials by hand; -catalog FILE gives the portal
+// pipelines, stages, users and user fields (JSON, see catalogFile).
+//
 // It prints the webhook URL (and the OAuth application's settings) and runs
 // until interrupted. Faults are injected with -fault, repeatable, as
 // comma-separated key=value lists:
@@ -161,6 +166,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printOAuth = fs.Bool("print-oauth", false, "also print the OAuth application settings and a token pair")
 		useTLS     = fs.Bool("tls", false, "serve https with a self-signed certificate made at start (see -tls-cert)")
 		tlsCert    = fs.String("tls-cert", "", "with -tls, write the certificate (PEM) here for clients to trust")
+		realistic  = fs.Bool("realistic", false, "latency of a loaded cloud portal: 0.4s a call + 40ms an item + up to 0.3s jitter (overrides -latency*)")
+		catalog    = fs.String("catalog", "", "JSON `file` with the portal's pipelines, stages, users and user fields")
 	)
 	fs.Var(&smart, "smart-process", "register a smart-process entity type id (repeatable)")
 	fs.Var(&faults, "fault", "inject a fault: kind=refuse|drop|partial|move,method=,code=,status=,keep=,times=,p=,location= (repeatable)")
@@ -186,6 +193,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		opts = append(opts, b24test.WithoutOperatingLimit())
 	} else {
 		opts = append(opts, b24test.WithOperatingLimit(*opBudget, *opWindow))
+	}
+	if *realistic {
+		opts = append(opts, b24test.RealisticLatency())
+	}
+	if *catalog != "" {
+		more, err := loadCatalog(*catalog)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, more...)
 	}
 	if *secret != "" {
 		opts = append(opts, b24test.WithWebhookSecret(*secret))

@@ -76,9 +76,14 @@ var multifieldTypes = map[string][]string{
 // column is one CSV column: where its cells go and how they are coerced.
 type column struct {
 	name      string // header as written
+	index     int    // 0-based position in the header
+	field     string // the field it goes to (PHONE/EMAIL/... for multifields)
+	skip      bool   // not sent: mapped to "-", or not a field with -ignore-unknown
+	how       string // how the field was found, for -print-map
 	kind      kind
-	multi     string // PHONE/EMAIL/WEB/IM for kindMultifield
-	valueType string // WORK, MOBILE, ... for kindMultifield
+	multi     string         // PHONE/EMAIL/WEB/IM for kindMultifield
+	valueType string         // WORK, MOBILE, ... for kindMultifield
+	info      *b24.FieldInfo // the portal's description, when known
 }
 
 var (
@@ -87,81 +92,14 @@ var (
 	reParent    = regexp.MustCompile(`^parentId[1-9][0-9]*$`)
 )
 
-// headerError is a problem with the header row; it stops the import.
-type headerError struct{ msg string }
-
-func (e *headerError) Error() string { return e.msg }
-
-// parseHeader classifies the columns of a CSV header for entity type et.
-// It refuses empty and duplicate names, a mix of ufCrm… and UF_CRM_… names
-// and any name the library would refuse or take for a misspelling; other
-// unknown names come back as warnings. originalUF reports UF_CRM_… names.
+// parseHeader classifies the columns of a CSV header for entity type et
+// without a mapping or a portal: what the header alone says.
 func parseHeader(names []string, et b24.EntityTypeID) (cols []column, warnings []string, originalUF bool, err error) {
-	seen := map[string]int{}
-	var camelUF bool
-	for i, raw := range names {
-		name := strings.TrimSpace(raw)
-		where := fmt.Sprintf("column %d", i+1)
-		if name == "" {
-			return nil, nil, false, &headerError{where + " has no name"}
-		}
-		where = fmt.Sprintf("column %d %q", i+1, name)
-		if j, dup := seen[name]; dup {
-			return nil, nil, false, &headerError{fmt.Sprintf("%s repeats column %d", where, j+1)}
-		}
-		seen[name] = i
-		c := column{name: name}
-		switch k, ok := typedKinds[name]; {
-		case ok:
-			c.kind = k
-		case reParent.MatchString(name):
-			c.kind = kindParent
-		case reUserField.MatchString(name):
-			c.kind, camelUF = kindUser, true
-		case reUFOrig.MatchString(name):
-			c.kind, originalUF = kindUser, true
-		default:
-			base, vt, _ := strings.Cut(name, "_")
-			if types, ok := multifieldTypes[base]; ok {
-				if vt == "" {
-					vt = types[0]
-				}
-				if !contains(types, vt) {
-					return nil, nil, false, &headerError{fmt.Sprintf("%s: %s value type must be one of %s", where, base, strings.Join(types, ", "))}
-				}
-				c.kind, c.multi, c.valueType = kindMultifield, base, vt
-				break
-			}
-			c.kind = kindExtra
-		}
-		cols = append(cols, c)
+	plan, err := resolveHeader(names, &mappingConfig{et: et})
+	if err != nil {
+		return nil, nil, false, err
 	}
-	if camelUF && originalUF {
-		return nil, nil, false, &headerError{"the header mixes ufCrm… and UF_CRM_… user field names; use one spelling"}
-	}
-	// Let the library judge what it would refuse in every row: unknown
-	// names that look like misspellings, multifields on deals, and so on.
-	for i, c := range cols {
-		probe := b24.Item{}
-		switch c.kind {
-		case kindExtra:
-			if s := suggest(c.name); s != "" {
-				return nil, nil, false, &headerError{fmt.Sprintf("column %d %q is not a field; did you mean %q?", i+1, c.name, s)}
-			}
-			probe.Fields = map[string]any{c.name: "x"}
-		case kindMultifield:
-			probe.Phones = []b24.Multifield{{Value: "1", ValueType: "WORK"}}
-		default:
-			continue
-		}
-		if err := probe.Validate(et); err != nil {
-			return nil, nil, false, &headerError{probeMessage(i, c.name, err)}
-		}
-		if c.kind == kindExtra {
-			warnings = append(warnings, fmt.Sprintf("column %d %q is not a known field of %s; sent as text, the portal ignores fields it does not have", i+1, c.name, et))
-		}
-	}
-	return cols, warnings, originalUF, nil
+	return plan.cols, plan.warnings, plan.originalUF, nil
 }
 
 var (
@@ -184,15 +122,6 @@ func probeMessage(i int, name string, err error) string {
 	msg = strings.TrimPrefix(msg, fmt.Sprintf("field name %q: ", name))
 	msg = strings.TrimPrefix(msg, name+": ")
 	return fmt.Sprintf("column %d %q: %s", i+1, name, msg)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest returns the known field an unknown column name most likely
@@ -232,7 +161,8 @@ func normalize(s string) string {
 
 // editDistance is the optimal string alignment distance of a and b:
 // insertions, deletions, substitutions and swaps of neighbours.
-func editDistance(a, b string) int {
+func editDistance(as, bs string) int {
+	a, b := []rune(as), []rune(bs)
 	d := make([][]int, len(a)+1)
 	for i := range d {
 		d[i] = make([]int, len(b)+1)
@@ -256,35 +186,101 @@ func editDistance(a, b string) int {
 	return d[len(a)][len(b)]
 }
 
-// coerceError is a cell that cannot be read as its column's type.
-type coerceError struct{ column, msg string }
-
-func (e *coerceError) Error() string { return fmt.Sprintf("column %q: %s", e.column, e.msg) }
-
-// coerceRow turns a CSV record into the JSON object b24.Item decodes.
-// Empty cells are left out: an empty cell means "not set".
-func coerceRow(cols []column, rec []string) (map[string]any, error) {
-	obj := make(map[string]any, len(cols))
-	for i, c := range cols {
-		cell := strings.TrimSpace(rec[i])
-		if cell == "" {
-			continue
-		}
-		v, err := coerceCell(c, cell)
-		if err != nil {
-			return nil, &coerceError{column: c.name, msg: err.Error()}
-		}
-		if c.kind == kindMultifield {
-			list, _ := obj[c.multi].([]any)
-			obj[c.multi] = append(list, v.([]any)...)
-			continue
-		}
-		obj[c.name] = v
-	}
-	return obj, nil
+// cellProblem is a cell that cannot be read as its field's value.
+type cellProblem struct {
+	column   string // header as written
+	field    string
+	msg      string
+	required bool // a required field left empty
 }
 
-func coerceCell(c column, cell string) (any, error) {
+func (p cellProblem) String() string {
+	if p.field != "" && p.field != p.column {
+		return fmt.Sprintf("column %q (%s): %s", p.column, p.field, p.msg)
+	}
+	return fmt.Sprintf("column %q: %s", p.column, p.msg)
+}
+
+// coercer turns cells into field values: -values maps first, then the
+// portal's lists (stages, users, enumeration labels), then the field's type.
+type coercer struct {
+	dates    dateReader
+	values   *valueResolver  // nil: no lookups
+	required []requiredField // fields the portal requires
+}
+
+// coerceRow turns a CSV record into the JSON object b24.Item decodes,
+// reporting every cell that cannot be read. Empty cells are left out: an
+// empty cell means "not set". Stages are read after the rest, within the
+// row's pipeline.
+func (co *coercer) coerceRow(cols []column, rec []string) (map[string]any, []cellProblem) {
+	obj := make(map[string]any, len(cols))
+	var problems []cellProblem
+	var later []int
+	for i := range cols {
+		c := &cols[i]
+		if c.skip || c.index >= len(rec) {
+			continue
+		}
+		if co.values != nil && co.values.dependsOnRow(c) {
+			later = append(later, i)
+			continue
+		}
+		co.put(obj, c, rec[c.index], &problems)
+	}
+	for _, i := range later {
+		co.put(obj, &cols[i], rec[cols[i].index], &problems)
+	}
+	for _, rf := range co.required {
+		if _, ok := obj[rf.key]; !ok {
+			what := rf.field
+			if rf.title != "" && rf.title != rf.field {
+				what = fmt.Sprintf("%s (%q)", rf.field, rf.title)
+			}
+			msg := fmt.Sprintf("the portal requires %s and the row leaves it empty", what)
+			name := rf.column
+			if name == "" {
+				name = rf.field
+				msg = fmt.Sprintf("the portal requires %s and no column gives it: map one with -map", what)
+			}
+			problems = append(problems, cellProblem{column: name, field: rf.field, msg: msg, required: true})
+		}
+	}
+	return obj, problems
+}
+
+func (co *coercer) put(obj map[string]any, c *column, raw string, problems *[]cellProblem) {
+	cell := strings.TrimSpace(raw)
+	if cell == "" {
+		return
+	}
+	v, err := co.coerceCell(c, cell, obj)
+	if err != nil {
+		*problems = append(*problems, cellProblem{column: c.name, field: c.field, msg: err.Error()})
+		return
+	}
+	if c.kind == kindMultifield {
+		list, _ := obj[c.multi].([]any)
+		obj[c.multi] = append(list, v.([]any)...)
+		return
+	}
+	obj[c.field] = v
+}
+
+// coerceCell reads one non-empty cell of column c; row holds the row's
+// values read so far.
+func (co *coercer) coerceCell(c *column, cell string, row map[string]any) (any, error) {
+	if co.values != nil {
+		mapped, done, err := co.values.resolve(c, cell, row)
+		if err != nil || done {
+			return mapped, err
+		}
+		cell = mapped.(string)
+	}
+	return co.byKind(c, cell)
+}
+
+func (co *coercer) byKind(c *column, cell string) (any, error) {
 	switch c.kind {
 	case kindInt, kindParent:
 		return parseInt(cell)
@@ -293,9 +289,9 @@ func coerceCell(c column, cell string) (any, error) {
 	case kindYesNo:
 		return parseYesNo(cell)
 	case kindDate:
-		return parseDate(cell)
+		return co.dates.parseDate(cell)
 	case kindTime:
-		return parseTime(cell)
+		return co.dates.parseTime(cell)
 	case kindIDs:
 		var ids []int64
 		for _, part := range splitList(cell) {
@@ -312,9 +308,109 @@ func coerceCell(c column, cell string) (any, error) {
 			list = append(list, map[string]string{"VALUE": v, "VALUE_TYPE": c.valueType})
 		}
 		return list, nil
+	case kindUser:
+		if c.info != nil {
+			return co.userField(c, cell)
+		}
 	}
 	return cell, nil
 }
+
+// userField coerces a user field's cell by the type the portal declares;
+// a multiple field takes a list.
+func (co *coercer) userField(c *column, cell string) (any, error) {
+	one := func(s string) (any, error) {
+		switch c.info.Type {
+		case "double":
+			return parseNumber(s)
+		case "integer":
+			return parseInt(s)
+		case "boolean":
+			yn, err := parseYesNo(s)
+			if err != nil {
+				return nil, err
+			}
+			if yn == "Y" {
+				return 1, nil
+			}
+			return 0, nil
+		case "date":
+			return co.dates.parseDate(s)
+		case "datetime":
+			return co.dates.parseTime(s)
+		case "money":
+			return parseMoney(s)
+		}
+		return s, nil
+	}
+	if !c.info.Multiple {
+		return one(cell)
+	}
+	var out []any
+	for _, part := range splitList(cell) {
+		v, err := one(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// currencySigns are the currency signs exports put beside amounts.
+var currencySigns = map[string]string{"₽": "RUB", "руб": "RUB", "руб.": "RUB", "р.": "RUB", "$": "USD", "€": "EUR", "£": "GBP", "₸": "KZT", "₴": "UAH", "Br": "BYN"}
+
+// parseMoney reads a money cell as the portal stores it, "600|USD", from
+// "600|USD", "600 USD", "USD 600", "$600" or "1 200,50 ₽".
+func parseMoney(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if amount, cur, ok := strings.Cut(t, "|"); ok {
+		n, err := parseNumber(amount)
+		if err != nil || !isCurrencyCode(strings.TrimSpace(cur)) {
+			return "", fmt.Errorf("%q is not an amount with a currency (want 600|USD)", s)
+		}
+		return formatAmount(n) + "|" + strings.ToUpper(strings.TrimSpace(cur)), nil
+	}
+	cur := ""
+	for sign, code := range currencySigns {
+		if strings.HasPrefix(t, sign) || strings.HasSuffix(t, sign) {
+			if len(sign) > len(cur) || cur == "" {
+				cur = code
+				t = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(t, sign), sign))
+			}
+		}
+	}
+	if f := strings.Fields(t); cur == "" && len(f) >= 2 {
+		switch {
+		case isCurrencyCode(f[len(f)-1]):
+			cur, t = strings.ToUpper(f[len(f)-1]), strings.Join(f[:len(f)-1], " ")
+		case isCurrencyCode(f[0]):
+			cur, t = strings.ToUpper(f[0]), strings.Join(f[1:], " ")
+		}
+	}
+	n, err := parseNumber(t)
+	if err != nil {
+		return "", fmt.Errorf("%q is not an amount (want 600|USD)", s)
+	}
+	if cur == "" {
+		return "", fmt.Errorf("%q has no currency: a money field wants amount|CURRENCY, e.g. 600|USD (-values can add it)", s)
+	}
+	return formatAmount(n) + "|" + cur, nil
+}
+
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func formatAmount(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // splitList splits a cell holding several values: "1, 2; 3" or "a|b".
 func splitList(cell string) []string {
@@ -380,29 +476,6 @@ func parseYesNo(s string) (string, error) {
 		return "N", nil
 	}
 	return "", fmt.Errorf("%q is not Y or N", s)
-}
-
-// parseDate reads YYYY-MM-DD, DD.MM.YYYY or an RFC 3339 time (its date).
-func parseDate(s string) (string, error) {
-	for _, layout := range []string{time.DateOnly, "02.01.2006", "2.1.2006", time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format(time.DateOnly), nil
-		}
-	}
-	return "", fmt.Errorf("%q is not a date (want YYYY-MM-DD or DD.MM.YYYY)", s)
-}
-
-// parseTime reads RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the local zone.
-func parseTime(s string) (string, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.Format(time.RFC3339), nil
-	}
-	for _, layout := range []string{time.DateTime, "2006-01-02T15:04:05", "02.01.2006 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t.Format(time.RFC3339), nil
-		}
-	}
-	return "", fmt.Errorf("%q is not a date and time (want RFC 3339, e.g. 2024-07-17T10:00:00+03:00)", s)
 }
 
 // jsonMarshal encodes v without HTML escaping.

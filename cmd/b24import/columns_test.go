@@ -38,10 +38,10 @@ func TestParseHeader(t *testing.T) {
 		want   string
 	}{
 		{"duplicate", []string{"title", "stageId", "title"}, b24.EntityDeal, `column 3 "title" repeats column 1`},
-		{"empty name", []string{"title", ""}, b24.EntityDeal, "column 2 has no name"},
+		{"empty name", []string{"title", "", "stageId"}, b24.EntityDeal, "column 2 has no name"},
 		{"typo of a typed field", []string{"tilte"}, b24.EntityDeal, "title"},
 		{"library typo", []string{"isReccurring"}, b24.EntityDeal, "isRecurring"},
-		{"wrong case", []string{"Opportunity"}, b24.EntityDeal, "opportunity"},
+		{"not a field", []string{"Pipeline stage"}, b24.EntityDeal, `column 1 "Pipeline stage" is not a field of deal`},
 		{"multifield on a deal", []string{"title", "PHONE"}, b24.EntityDeal, `column 2 "PHONE"`},
 		{"bad value type", []string{"PHONE_SATELLITE"}, b24.EntityContact, "value type must be one of"},
 		{"mixed user field spelling", []string{"ufCrm_1", "UF_CRM_2"}, b24.EntityDeal, "mixes"},
@@ -85,7 +85,7 @@ func TestCoerceCell(t *testing.T) {
 		{kindString, "as is", "as is"},
 	}
 	for _, tc := range ok {
-		got, err := coerceCell(column{name: "c", kind: tc.kind}, tc.in)
+		got, err := (&coercer{}).coerceCell(&column{name: "c", field: "c", kind: tc.kind}, tc.in, nil)
 		if assert.NoError(t, err, tc.in) {
 			assert.Equal(t, tc.want, got, tc.in)
 		}
@@ -96,11 +96,11 @@ func TestCoerceCell(t *testing.T) {
 	}{
 		{kindFloat, "12,5k"}, {kindFloat, "tbd"}, {kindFloat, "NaN"}, {kindFloat, "inf"}, {kindFloat, "0x10"},
 		{kindFloat, "1.000.000,00,00"}, {kindInt, "4.5"}, {kindInt, "seven"}, {kindYesNo, "maybe"},
-		{kindDate, "2024-02-30"}, {kindDate, "31.04.2024"}, {kindDate, "next week"}, {kindDate, "07/17/2024"},
+		{kindDate, "2024-02-30"}, {kindDate, "31.04.2024"}, {kindDate, "next week"}, {kindDate, "07/06/2024"},
 		{kindTime, "yesterday"}, {kindIDs, "1, two"},
 	}
 	for _, tc := range bad {
-		_, err := coerceCell(column{name: "c", kind: tc.kind}, tc.in)
+		_, err := (&coercer{}).coerceCell(&column{name: "c", field: "c", kind: tc.kind}, tc.in, nil)
 		assert.Error(t, err, tc.in)
 	}
 }
@@ -109,7 +109,7 @@ func TestCoerceRow(t *testing.T) {
 	cols, _, _, err := parseHeader([]string{"title", "opportunity", "PHONE_WORK", "PHONE_MOBILE", "parentId1220", "closedate", "comments"}, b24.EntityLead)
 	require.NoError(t, err)
 	var it b24.Item
-	rerr := decodeCSV(cols, []string{"Лид", "1 000,5", "+7 495 000-00-00", "+7 900 1, +7 900 2", "5", "01.02.2025", ""}, &it)
+	rerr := decodeCSV(&coercer{}, cols, []string{"Лид", "1 000,5", "+7 495 000-00-00", "+7 900 1, +7 900 2", "5", "01.02.2025", ""}, &it)
 	require.Nil(t, rerr)
 	assert.Equal(t, "Лид", it.Title)
 	assert.Equal(t, 1000.5, it.Opportunity)
@@ -118,7 +118,7 @@ func TestCoerceRow(t *testing.T) {
 	assert.Equal(t, b24.NewDate(2025, 2, 1), it.Closedate)
 	assert.Empty(t, it.Comments, "an empty cell is not set")
 
-	rerr = decodeCSV(cols, []string{"x", "12,5k", "", "", "", "", ""}, &it)
+	rerr = decodeCSV(&coercer{}, cols, []string{"x", "12,5k", "", "", "", "", ""}, &it)
 	require.NotNil(t, rerr)
 	assert.Equal(t, codeValue, rerr.code)
 	assert.True(t, strings.HasPrefix(rerr.desc, `column "opportunity"`), rerr.desc)

@@ -73,7 +73,8 @@ func runDemo(ctx context.Context, cfg *config, logger *slog.Logger, stdout, stde
 	if dc.progressTick == 5*time.Second {
 		dc.progressTick = time.Second // the demo is short
 	}
-	client, err := newClient(&dc, logger, srv.ClientOptions()...)
+	dc.rate, dc.burst = demoRate, demoBurst
+	client, probe, err := newClients(&dc, logger, 8*time.Second, 10*time.Second, srv.ClientOptions()...)
 	if err != nil {
 		fmt.Fprintln(stderr, "b24import: demo:", err)
 		return exitFatal
@@ -82,7 +83,7 @@ func runDemo(ctx context.Context, cfg *config, logger *slog.Logger, stdout, stde
 	fmt.Fprintf(stdout, "demo: importing %d deals from a bundled CSV into an embedded fake Bitrix24 portal\n", rows)
 	fmt.Fprintf(stdout, "demo: the portal allows %d requests/s (burst %d) and takes ~%v per 20-row call; %d rows are invalid on purpose\n",
 		demoRate, demoBurst, demoBase+20*demoPerItem, len(intended))
-	imp := &importer{cfg: &dc, client: client, stdout: stdout, stderr: stderr, terminal: isStderrTerminal(stderr)}
+	imp := &importer{cfg: &dc, client: client, probe: probe, stdout: stdout, stderr: stderr, terminal: isStderrTerminal(stderr)}
 	code := imp.run(ctx)
 	if code == exitFatal || code == exitInterrupted {
 		return code
@@ -145,9 +146,9 @@ func checkDemo(w io.Writer, reportPath string, intended map[int]string, rows, st
 		case status == stImported && !bad:
 			imported++
 		case status == stRejected && bad:
-			rejected = append(rejected, rej{line, fmt.Sprintf("  line %3d  %-24s %s", line, rec[3], rec[4])})
+			rejected = append(rejected, rej{line, fmt.Sprintf("  line %3d  %-24s %s", line, rec[5], rec[6])})
 		default:
-			problems = append(problems, fmt.Sprintf("line %d ended %s (%s %s)", line, status, rec[3], rec[4]))
+			problems = append(problems, fmt.Sprintf("line %d ended %s (%s %s)", line, status, rec[5], rec[6]))
 		}
 	}
 	want := rows - len(intended)

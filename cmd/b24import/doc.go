@@ -26,20 +26,70 @@
 //
 // # Input
 //
-// CSV: the header row names the fields: typed fields in camelCase (title,
-// stageId, opportunity, originatorId, ...), user fields as ufCrm… (or all
-// as UF_CRM_…), parentId{N}, and multifields as PHONE, EMAIL, WEB, IM,
-// optionally with a value type (PHONE_MOBILE, EMAIL_HOME; WORK by
-// default), several values in a cell separated by "," ";" or "|". UTF-8
-// with or without BOM; the delimiter (, ; or tab) is detected from the
-// header or set with -delimiter. Cells are coerced to the field's type:
-// numbers accept "1 234,50", "1.234,50" and "1,234.50"; Y/N flags accept
-// Y/N, yes/no, true/false, 1/0; dates YYYY-MM-DD or DD.MM.YYYY; date-times
-// RFC 3339 (or "YYYY-MM-DD HH:MM:SS" in the local zone); id lists "1,2,3".
-// An empty cell leaves the field unset. A column that is not a known field
-// draws a warning and is sent as is, unless it looks like a misspelling of
-// one (oportunity, Title, isReccurring), which stops the run with a
-// suggestion: the portal would silently drop it from every row.
+// CSV: the header row names the columns. Each column is matched to a
+// field, in this order: a -map rule; the field's own name in camelCase
+// (title, stageId, opportunity, ufCrm…), as a system name (TITLE,
+// STAGE_ID, ASSIGNED_BY_ID, UF_CRM_…) or another spelling of it (Stage
+// Id, stage_id); with credentials, the portal's own field titles from
+// crm.item.fields ("Название сделки", "Скидка, %" for a user field);
+// without, a built-in table of the titles Bitrix24's own export writes in
+// Russian and English and of common names in other CRMs' exports (Deal
+// Name, Amount, Close Date, Deal owner). Multifields are PHONE, EMAIL, WEB,
+// IM, optionally with a value type (PHONE_MOBILE, EMAIL_HOME; WORK by
+// default), several values in a cell separated by "," ";" or "|";
+// parents are parentId{N}.
+//
+// Every problem of the header is reported in one run, each with its way
+// out: a column that is no field (map it, or skip it), a near-miss of a
+// field name (did you mean …?), two columns that feed one field. Offline,
+// a column named like an identifier that no table knows is sent as text
+// with a warning, since the portal may have it; -ignore-unknown skips such
+// columns instead, and every column that matches no field.
+//
+// The encoding is detected: UTF-8 with or without a byte-order mark,
+// UTF-16 with one, else Windows-1251 or Windows-1252 (what spreadsheets
+// save as "CSV" in Russian and Western locales); -encoding forces one
+// (utf-8, utf-16, windows-1251, windows-1252, koi8-r, ibm866, ...). Excel's
+// "sep=;" first line names the delimiter and is skipped (line numbers
+// still count it), a trailing delimiter on every line is ignored, and the
+// delimiter (, ; or tab) is otherwise detected or set with -delimiter.
+//
+// Cells are read as their field's type: numbers as "1 234,50", "1.234,50"
+// or "1,234.50"; Y/N flags as Y/N, yes/no, true/false, 1/0, да/нет;
+// dates as YYYY-MM-DD, DD.MM.YYYY or D/M/YYYY and M/D/YYYY where the day
+// is above 12, a date with a time giving its date part (05.12.2023 09:43);
+// date-times the same, or RFC 3339, read in -tz (default the local zone,
+// which the run names) when they carry no zone; -date-format LAYOUT (a Go
+// layout such as 01/02/2006 or 02.01.2006 15:04) is tried first, for
+// dates that could be either day or month first; id lists as "1,2,3". An
+// empty cell leaves the field unset.
+//
+// Values are looked up as the portal stores them. With credentials: a
+// stage by its name or id within the row's pipeline (categoryId, by id or
+// pipeline name; the default pipeline otherwise), using crm.category.list
+// and crm.status.list; other crm_status fields (sourceId, typeId) by name;
+// users (assignedById, observers, createdBy, user fields of type user) by
+// id, e-mail or name as people write it ("Ivan Petrov", "Petrov Ivan",
+// "Petrov I."), using user.get, and two people who fit are reported as
+// ambiguous rather than guessed between; enumeration user fields by label;
+// user fields by their declared type (double with a decimal comma,
+// integer, boolean, date, datetime, money as "600|USD" from "600 USD",
+// "$600" or "1 200,50 ₽"). Without credentials stage ids and a new
+// portal's default stage names pass, and users must be ids. -values
+// FIELD=FILE maps labels first, for anything else: a file of "label =
+// value" lines. A value that resolves to nothing rejects its row, with
+// the first few values that would have been accepted. With credentials a
+// field the portal requires, left empty, rejects the row too, and so does
+// history (createdTime) older than the portal's newest item, which the
+// portal would refuse.
+//
+// -map FILE reads a mapping file: UTF-8, one "source column = field" a
+// line, "#" comments, a field of "-" or nothing skipping the column, a
+// source with "=" or "#" in double quotes; errors name the file and line.
+// -map 'Source=field' (repeatable, or comma-separated) gives rules on the
+// command line. -print-map prints the mapping the run would use, with how
+// each column was matched and the header's problems, as a file to edit
+// and pass back with -map, and sends nothing.
 //
 // JSON Lines (.jsonl, .ndjson): one object per line with the same camelCase
 // keys (-original-uf-names if user fields are spelt UF_CRM_…). The format
@@ -48,9 +98,16 @@
 //
 // A row that cannot be read (bad number or date, wrong cell count, broken
 // quoting or JSON, not UTF-8, longer than 4 MiB) is rejected with its line
-// number and the rest go on; so are rows the library's validation or the
-// portal refuse. -dry-run reads, coerces and validates every row, prints
-// the ones that would fail as FILE:LINE: CODE: reason, and sends nothing.
+// number and every problem it has, and the rest go on; so are rows the
+// library's validation or the portal refuse.
+//
+// -dry-run reads, coerces and validates every row as the real run would,
+// and sends nothing. With credentials it reads the portal (fields,
+// pipelines, stages, users, the newest item) and applies the same checks
+// as a real run, including the order of history rows within the file, so
+// the rows it passes are the rows a real run imports. It prints a summary
+// per column ("stageId (column "Стадия"): 12 rows, e.g. line 7: …"), then
+// the first rows it would reject with every problem of each.
 //
 // # Journal and resume
 //
@@ -89,13 +146,58 @@
 //
 // # Output
 //
-// A progress bar on stderr when it is a terminal, a progress line every 5
-// seconds (-progress-every) otherwise; -q turns both off; -v adds debug
-// logging. At the end a summary on stdout: imported, rejected, unknown, not
-// sent, elapsed time and items/s, and on stderr the first 20 rows that did
-// not end imported, as FILE:LINE: status CODE: reason. -report FILE writes a
-// CSV with one row per input row handled: line, status, id, code,
-// description.
+// On a terminal, one progress line redrawn in place and fitted to the
+// terminal's width: the share and count of rows settled, what the run
+// waits for (the operating-time window of a method and how long is left,
+// an unreachable portal and the retry, the rate limit), the ETA from the
+// rate of the last 30 seconds and the rows still to send (rows settled by
+// an earlier run do not count in the rate), rows per second and the
+// rejected count. A wait that lasts over 3 seconds also gets a line of its
+// own. Not on a terminal, a line every 5 seconds (-progress-every). -q
+// turns both off; -v adds debug logging. An interrupted run shows the
+// rows actually settled, never 100%. The settle wait of a resume counts
+// down.
+//
+// The first call reads the entity type's fields with a short retry (4
+// attempts within a few seconds), so an address that cannot be reached
+// (connection refused, a host that does not resolve) or a webhook the
+// portal refuses (deleted, or its user deactivated) is said in one line,
+// with exit code 2, before any row is read.
+//
+// At the end a summary on stdout: imported, rejected, unknown, not sent,
+// elapsed time and items/s, and on stderr the first 20 rows that did not
+// end imported, as FILE:LINE: status CODE: reason (three or more rows in a
+// row with the same reason are said once). -report FILE writes a CSV with
+// one row per input row handled: line, status, id, key (originatorId/originId
+// or xmlId), title, code, description; in input order, or as outcomes
+// arrive with -report-order completion. -report-excel writes it for Excel
+// in locales with a decimal comma: UTF-8 with a byte-order mark, ";"
+// between cells.
+//
+// # Codes
+//
+// The code column of the report and of the problem lines holds the
+// portal's own error code (CRM_FIELD_ERROR_VALUE_NOT_VALID, ACCESS_DENIED,
+// ...), one of the library's validation codes, or one of the importer's:
+//
+//	B24IMPORT_SYNTAX          CSV quoting or JSON syntax is broken
+//	B24IMPORT_INVALID_VALUE   a cell cannot be read as its field's value, or
+//	                          names no stage, user or list choice of the portal
+//	B24IMPORT_REQUIRED        a field the portal requires is empty
+//	B24IMPORT_FIELD_COUNT     a CSV row has more or fewer cells than the header
+//	B24IMPORT_ROW_TOO_LONG    a row is longer than 4 MiB
+//	B24IMPORT_ENCODING        a row is not valid text in the file's encoding
+//	B24IMPORT_IN_FLIGHT       sent by a run that died before the answer came;
+//	                          without a dedup key it cannot be checked
+//	B24_INVALID_FIELD         a field the entity type does not have (library)
+//	B24_FIELD_TYPO            a field name the portal would silently drop (library)
+//	B24_INVALID_VALUE         a value the portal would refuse (library)
+//	B24_DUPLICATE_FIELD       a field given twice (library)
+//	B24_HISTORY_ORDER         createdTime out of order: earlier than the
+//	                          previous row's or than the portal's newest item
+//
+// Rows not sent carry no code; their description says why (the import
+// stopped, or was interrupted).
 //
 // # Pacing
 //

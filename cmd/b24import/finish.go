@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/b24kit/b24"
 )
 
 // finish prints the summary and picks the exit code.
@@ -34,6 +37,9 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 	}
 	if err := imp.fatalErr(); err != nil {
 		fmt.Fprintf(imp.stderr, "b24import: stopped: %s\n", trimB24(err.Error()))
+		if errors.Is(err, b24.ErrInvalidCredentials) && imp.cfg.webhookURL != "" {
+			fmt.Fprintf(imp.stderr, "b24import: %s\n", credentialsHint)
+		}
 		if unreached > 0 {
 			fmt.Fprintf(imp.stderr, "b24import: %d rows were not reached\n", unreached)
 		}
@@ -67,7 +73,13 @@ func (imp *importer) listProblems() {
 	default:
 		fmt.Fprintf(imp.stderr, "b24import: %d rows not imported:\n", n)
 	}
-	for _, p := range imp.problems {
+	// Rows that failed alike in a run of lines are said once.
+	for i := 0; i < len(imp.problems); {
+		p := imp.problems[i]
+		j := i + 1
+		for j < len(imp.problems) && imp.problems[j].o.status == p.o.status && imp.problems[j].o.code == p.o.code && imp.problems[j].o.desc == p.o.desc {
+			j++
+		}
 		msg := p.o.status
 		if p.o.code != "" {
 			msg += " " + p.o.code
@@ -75,7 +87,15 @@ func (imp *importer) listProblems() {
 		if p.o.desc != "" {
 			msg += ": " + p.o.desc
 		}
-		fmt.Fprintf(imp.stderr, "  %s:%d: %s\n", displayName(imp.cfg.file), p.line, msg)
+		if j-i < 3 {
+			j = i + 1
+		}
+		if j-i > 1 {
+			fmt.Fprintf(imp.stderr, "  %s:%d-%d (%d rows): %s\n", displayName(imp.cfg.file), p.line, imp.problems[j-1].line, j-i, msg)
+		} else {
+			fmt.Fprintf(imp.stderr, "  %s:%d: %s\n", displayName(imp.cfg.file), p.line, msg)
+		}
+		i = j
 	}
 }
 

@@ -22,11 +22,17 @@ const blockSize = b24.MaxBatchImportSize
 type importer struct {
 	cfg      *config
 	client   *b24.Client
+	probe    *b24.Client // the same portal, giving up sooner: the first calls
 	stdout   io.Writer
 	stderr   io.Writer
 	terminal bool
 
 	info     *inputInfo
+	catalog  *catalog // what the portal says; nil without credentials
+	mapping  *mappingConfig
+	coerce   *coercer
+	encoding *textEncoding // -encoding; nil detects
+	history  *historyGuard
 	state    *journalState // nil without a journal or on a first run
 	jrnl     *journal
 	rep      *report
@@ -63,7 +69,11 @@ func (imp *importer) openInput(decode bool) (source, *inputInfo, io.Closer, erro
 		}
 		r, c = f, f
 	}
-	src, info, err := openSource(r, displayName(cfg.file), inputConfig{format: cfg.format, comma: cfg.comma, et: cfg.entity, decode: decode})
+	src, info, err := openSource(r, displayName(cfg.file), inputConfig{format: cfg.format, comma: cfg.comma, et: cfg.entity, decode: decode,
+		encoding: imp.encoding, mapping: imp.mapping, coerce: imp.coerce})
+	if err != nil && info != nil && info.plan != nil && cfg.printMap {
+		imp.info = info // -print-map shows the problems inside the map
+	}
 	if err != nil {
 		c.Close()
 		return nil, nil, nil, err
@@ -108,6 +118,12 @@ func (imp *importer) run(ctx context.Context) int {
 	cfg := imp.cfg
 	start := time.Now()
 	total := -1
+	if code := imp.prepare(ctx); code != exitOK {
+		return code
+	}
+	if cfg.printMap {
+		return imp.printMapping()
+	}
 	var fp fingerprint
 	if cfg.file != "-" {
 		var err error
@@ -115,15 +131,22 @@ func (imp *importer) run(ctx context.Context) int {
 			return imp.fail("%v", err)
 		}
 		if total, err = imp.countRows(); err != nil {
-			return imp.fail("%v", err)
+			return imp.headerFailure(err)
 		}
 	}
 	src, info, closer, err := imp.openInput(true)
 	if err != nil {
-		return imp.fail("%v", err)
+		return imp.headerFailure(err)
 	}
 	defer closer.Close()
 	imp.info = info
+	if code := imp.afterHeader(ctx, info); code != exitOK {
+		return code
+	}
+	imp.history = &historyGuard{}
+	if imp.catalog != nil {
+		imp.history.newest = imp.catalog.newest
+	}
 	info.originalUF = info.originalUF || cfg.originalUF
 	for _, w := range info.warnings {
 		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
@@ -144,7 +167,7 @@ func (imp *importer) run(ctx context.Context) int {
 		}
 	}
 	if cfg.reportPath != "" {
-		if imp.rep, err = createReport(cfg.reportPath); err != nil {
+		if imp.rep, err = createReport(cfg.reportPath, reportOptions{excel: cfg.reportExcel, inputOrder: cfg.reportOrder != "completion"}); err != nil {
 			return imp.fail("%v", err)
 		}
 	}
@@ -217,7 +240,7 @@ func (imp *importer) settle(line int, o outcome, fromJournal bool) {
 		imp.rep.add(line, o)
 	}
 	if imp.prog != nil {
-		imp.prog.add(o)
+		imp.prog.add(o, fromJournal)
 	}
 }
 
@@ -239,12 +262,20 @@ func (imp *importer) fatalErr() error {
 // run, unreadable, or in doubt without a dedup key) and reports whether
 // rw goes to the importer.
 func (imp *importer) decide(rw row) bool {
+	if imp.rep != nil {
+		imp.mu.Lock()
+		imp.rep.expect(rw.line, rowKey(imp.cfg.entity, &rw.item), rowTitle(&rw.item))
+		imp.mu.Unlock()
+	}
 	st := imp.state
 	if st != nil {
 		if o, ok := st.results[rw.line]; ok && (o.status == stImported || o.status == stRejected) && !st.inFlight[rw.line] {
 			imp.settle(rw.line, o, true)
 			return false
 		}
+	}
+	if rw.err == nil {
+		rw.err = imp.history.againstPortal(&rw.item)
 	}
 	if rw.err != nil {
 		imp.settle(rw.line, outcome{status: stRejected, code: rw.err.code, desc: rw.err.desc}, false)
@@ -357,8 +388,13 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 	opts := []b24.ImportOption{
 		b24.WithConcurrency(cfg.concurrency),
 		b24.WithProgress(func(p b24.Progress) {
+			if imp.prog != nil {
+				imp.prog.setWait(p.Wait)
+			}
 			bmu.Lock()
-			boundaries = append(boundaries, p.Done)
+			if n := len(boundaries); n == 0 || boundaries[n-1] != p.Done {
+				boundaries = append(boundaries, p.Done)
+			}
 			bmu.Unlock()
 		}),
 	}

@@ -21,6 +21,7 @@ const (
 	codeTooLong    = "B24IMPORT_ROW_TOO_LONG"  // a row above maxRowBytes
 	codeEncoding   = "B24IMPORT_ENCODING"      // a row that is not UTF-8
 	codeInFlight   = "B24IMPORT_IN_FLIGHT"     // sent by a run that died before the answer came
+	codeRequired   = "B24IMPORT_REQUIRED"      // a field the portal requires is empty
 )
 
 // maxRowBytes bounds one row; larger ones are rejected, not loaded whole.
@@ -34,8 +35,12 @@ type row struct {
 	err  *rowError // set when the row cannot be sent
 }
 
-// rowError is why a row is rejected before sending.
-type rowError struct{ code, desc string }
+// rowError is why a row is rejected before sending; cells lists every
+// cell that could not be read.
+type rowError struct {
+	code, desc string
+	cells      []cellProblem
+}
 
 // source reads rows; next returns io.EOF after the last one. Any other
 // error is fatal (unreadable file).
@@ -45,18 +50,24 @@ type source interface {
 
 // inputConfig says how to read an input.
 type inputConfig struct {
-	format string // "csv" or "jsonl"; "" sniffs
-	comma  rune   // CSV delimiter; 0 detects
-	et     b24.EntityTypeID
-	decode bool // build items; false only counts rows
+	format   string // "csv" or "jsonl"; "" sniffs
+	comma    rune   // CSV delimiter; 0 detects
+	et       b24.EntityTypeID
+	decode   bool          // build items; false only counts rows
+	encoding *textEncoding // forced with -encoding; nil detects
+	mapping  *mappingConfig
+	coerce   *coercer
 }
 
-// inputInfo is what the header told about the input.
+// inputInfo is what the first bytes and the header told about the input.
 type inputInfo struct {
 	format     string
 	comma      rune
+	encoding   textEncoding
+	sepLine    bool // the file starts with Excel's "sep=;" line
 	warnings   []string
 	originalUF bool
+	plan       *headerPlan
 }
 
 // inputError is a fatal problem of the input, with file and line.
@@ -88,7 +99,7 @@ func detectFormat(name string, head []byte) string {
 	return "csv"
 }
 
-// openSource checks the encoding, reads the header of a CSV and returns
+// openSource detects the encoding, reads the header of a CSV and returns
 // a source of rows.
 func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -96,59 +107,80 @@ func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, 
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, nil, &inputError{file: name, msg: "cannot read: " + err.Error()}
 	}
-	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) {
-		return nil, nil, &inputError{file: name, line: 1, msg: "the file is UTF-16; save it as UTF-8"}
-	}
-	if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
-		br.Discard(3)
-		head = head[3:]
-	}
-	if line, ok := checkUTF8(head); !ok {
-		return nil, nil, &inputError{file: name, line: line, msg: "the file is not UTF-8 (a Windows-1251 export? convert it: iconv -f cp1251 -t utf-8)"}
-	}
 	info := &inputInfo{format: cfg.format}
+	if cfg.encoding != nil {
+		info.encoding = *cfg.encoding
+		if info.encoding.enc == nil && bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
+			info.encoding.bom = 3
+		}
+		if info.encoding.enc == nil {
+			if line, ok := checkUTF8(head[info.encoding.bom:]); !ok {
+				return nil, nil, &inputError{file: name, line: line, msg: "the file is not UTF-8 although -encoding utf-8 was given; leave -encoding out to detect it"}
+			}
+		}
+	} else {
+		info.encoding = detectEncoding(head)
+	}
+	tr := bufio.NewReaderSize(decodeReader(br, info.encoding), 64<<10)
+	thead, _ := tr.Peek(64 << 10)
 	if info.format == "" {
-		info.format = detectFormat(name, head)
+		info.format = detectFormat(name, thead)
 	}
 	if info.format == "jsonl" {
-		return &jsonlSource{r: br, name: name, decode: cfg.decode}, info, nil
+		js := &jsonlSource{r: tr, name: name, decode: cfg.decode, co: cfg.coerce}
+		if cfg.mapping != nil {
+			js.fields = cfg.mapping.fields
+		}
+		return js, info, nil
 	}
 	info.comma = cfg.comma
-	if info.comma == 0 {
-		info.comma = detectComma(head)
+	// Excel writes "sep=;" as the first line of a "CSV (semicolon)" file
+	// saved for another locale; it names the delimiter.
+	if first, _, _ := bytes.Cut(thead, []byte{'\n'}); bytes.HasPrefix(bytes.ToLower(first), []byte("sep=")) {
+		sep := bytes.TrimRight(first[4:], "\r")
+		if r, size := utf8.DecodeRune(sep); size == len(sep) && size > 0 {
+			if info.comma == 0 {
+				info.comma = r
+			}
+			info.sepLine = true
+			if _, err := tr.Discard(len(first) + 1); err != nil && !errors.Is(err, io.EOF) {
+				return nil, nil, &inputError{file: name, msg: "cannot read: " + err.Error()}
+			}
+			thead = thead[min(len(thead), len(first)+1):]
+		}
 	}
-	cr := csv.NewReader(br)
+	if info.comma == 0 {
+		info.comma = detectComma(thead)
+	}
+	cr := csv.NewReader(tr)
 	cr.Comma = info.comma
 	cr.FieldsPerRecord = -1
+	offset := 0
+	if info.sepLine {
+		offset = 1
+	}
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, nil, &inputError{file: name, msg: "the file is empty: want a header row and data rows"}
 	}
 	if err != nil {
-		return nil, nil, &inputError{file: name, line: 1, msg: "header: " + csvMessage(err)}
+		return nil, nil, &inputError{file: name, line: 1 + offset, msg: "header: " + csvMessage(err)}
 	}
-	cols, warnings, originalUF, err := parseHeader(header, cfg.et)
+	mc := cfg.mapping
+	if mc == nil {
+		mc = &mappingConfig{et: cfg.et}
+	}
+	plan, err := resolveHeader(header, mc)
+	info.plan = plan
 	if err != nil {
-		return nil, nil, &inputError{file: name, line: 1, msg: "header: " + err.Error()}
+		return nil, info, &inputError{file: name, line: 1 + offset, msg: "header: " + err.Error()}
 	}
-	info.warnings, info.originalUF = warnings, originalUF
-	return &csvSource{r: cr, name: name, cols: cols, decode: cfg.decode}, info, nil
-}
-
-// checkUTF8 reports whether head is UTF-8, allowing a rune cut at its end,
-// and the line of the first bad byte.
-func checkUTF8(head []byte) (int, bool) {
-	for i := 0; i < len(head); {
-		r, size := utf8.DecodeRune(head[i:])
-		if r == utf8.RuneError && size == 1 {
-			if len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:]) {
-				return 0, true
-			}
-			return 1 + bytes.Count(head[:i], []byte{'\n'}), false
-		}
-		i += size
+	info.warnings, info.originalUF = plan.warnings, plan.originalUF
+	co := cfg.coerce
+	if co == nil {
+		co = &coercer{}
 	}
-	return 0, true
+	return &csvSource{r: cr, name: name, cols: plan.cols, width: len(header), decode: cfg.decode, offset: offset, co: co}, info, nil
 }
 
 // detectComma picks the delimiter the header line uses most: , ; or tab.
@@ -176,7 +208,10 @@ type csvSource struct {
 	r      *csv.Reader
 	name   string
 	cols   []column
+	width  int // cells in the header, a trailing empty one included
 	decode bool
+	offset int // lines before the header (Excel's sep= line)
+	co     *coercer
 }
 
 func (s *csvSource) next() (row, error) {
@@ -186,13 +221,13 @@ func (s *csvSource) next() (row, error) {
 	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return row{line: pe.StartLine, err: &rowError{codeSyntax, csvMessage(err)}}, nil
+		return row{line: pe.StartLine + s.offset, err: &rowError{code: codeSyntax, desc: csvMessage(err)}}, nil
 	}
 	if err != nil {
 		return row{}, &inputError{file: s.name, msg: "cannot read: " + err.Error()}
 	}
 	line, _ := s.r.FieldPos(0)
-	rw := row{line: line}
+	rw := row{line: line + s.offset}
 	if !s.decode {
 		return rw, nil
 	}
@@ -200,17 +235,21 @@ func (s *csvSource) next() (row, error) {
 	for _, cell := range rec {
 		size += len(cell)
 		if !utf8.ValidString(cell) {
-			rw.err = &rowError{codeEncoding, "the row is not valid UTF-8"}
+			rw.err = &rowError{code: codeEncoding, desc: "the row is not valid UTF-8"}
 			return rw, nil
 		}
 	}
+	// Excel ends every row with the delimiter when the header does.
+	for len(rec) > len(s.cols) && len(rec) <= s.width && rec[len(rec)-1] == "" {
+		rec = rec[:len(rec)-1]
+	}
 	switch {
 	case size > maxRowBytes:
-		rw.err = &rowError{codeTooLong, fmt.Sprintf("the row is longer than %d MiB", maxRowBytes>>20)}
+		rw.err = &rowError{code: codeTooLong, desc: fmt.Sprintf("the row is longer than %d MiB", maxRowBytes>>20)}
 	case len(rec) != len(s.cols):
-		rw.err = &rowError{codeFieldCount, fmt.Sprintf("%d cells, the header has %d columns", len(rec), len(s.cols))}
+		rw.err = &rowError{code: codeFieldCount, desc: fmt.Sprintf("%d cells, the header has %d columns", len(rec), len(s.cols))}
 	default:
-		rw.err = decodeCSV(s.cols, rec, &rw.item)
+		rw.err = decodeCSV(s.co, s.cols, rec, &rw.item)
 	}
 	return rw, nil
 }
@@ -218,10 +257,20 @@ func (s *csvSource) next() (row, error) {
 // decodeCSV coerces rec and decodes it into it through b24.Item's own
 // JSON decoding, so typed fields, multifields, parents and user fields
 // land where the library puts them.
-func decodeCSV(cols []column, rec []string, it *b24.Item) *rowError {
-	obj, err := coerceRow(cols, rec)
-	if err != nil {
-		return &rowError{codeValue, err.Error()}
+func decodeCSV(co *coercer, cols []column, rec []string, it *b24.Item) *rowError {
+	obj, problems := co.coerceRow(cols, rec)
+	if len(problems) > 0 {
+		parts := make([]string, len(problems))
+		for i, p := range problems {
+			parts[i] = p.String()
+		}
+		code := codeRequired
+		for _, p := range problems {
+			if !p.required {
+				code = codeValue
+			}
+		}
+		return &rowError{code: code, desc: strings.Join(parts, "; "), cells: problems}
 	}
 	return decodeObject(obj, it)
 }
@@ -229,10 +278,10 @@ func decodeCSV(cols []column, rec []string, it *b24.Item) *rowError {
 func decodeObject(obj map[string]any, it *b24.Item) *rowError {
 	b, err := jsonMarshal(obj)
 	if err != nil {
-		return &rowError{codeValue, err.Error()}
+		return &rowError{code: codeValue, desc: err.Error()}
 	}
 	if err := it.UnmarshalJSON(b); err != nil {
-		return &rowError{codeValue, strings.TrimPrefix(err.Error(), "b24: ")}
+		return &rowError{code: codeValue, desc: strings.TrimPrefix(err.Error(), "b24: ")}
 	}
 	return nil
 }
@@ -242,6 +291,8 @@ type jsonlSource struct {
 	r      *bufio.Reader
 	name   string
 	decode bool
+	co     *coercer                 // reads string values as CSV cells; nil: as they are
+	fields map[string]b24.FieldInfo // the portal's fields, for user fields' types
 	line   int
 	buf    []byte
 }
@@ -255,7 +306,7 @@ func (s *jsonlSource) next() (row, error) {
 		s.line++
 		rw := row{line: s.line}
 		if tooLong {
-			rw.err = &rowError{codeTooLong, fmt.Sprintf("the line is longer than %d MiB", maxRowBytes>>20)}
+			rw.err = &rowError{code: codeTooLong, desc: fmt.Sprintf("the line is longer than %d MiB", maxRowBytes>>20)}
 			return rw, nil
 		}
 		b = bytes.TrimSpace(b)
@@ -267,12 +318,19 @@ func (s *jsonlSource) next() (row, error) {
 		}
 		switch {
 		case !utf8.Valid(b):
-			rw.err = &rowError{codeEncoding, "the line is not valid UTF-8"}
+			rw.err = &rowError{code: codeEncoding, desc: "the line is not valid UTF-8"}
 		case b[0] != '{':
-			rw.err = &rowError{codeSyntax, "the line is not a JSON object"}
+			rw.err = &rowError{code: codeSyntax, desc: "the line is not a JSON object"}
 		default:
+			if s.co != nil {
+				var rerr *rowError
+				if b, rerr = s.co.coerceJSONObject(b, s.fields); rerr != nil {
+					rw.err = rerr
+					return rw, nil
+				}
+			}
 			if err := rw.item.UnmarshalJSON(b); err != nil {
-				rw.err = &rowError{codeSyntax, strings.TrimPrefix(err.Error(), "b24: ")}
+				rw.err = &rowError{code: codeSyntax, desc: strings.TrimPrefix(err.Error(), "b24: ")}
 			}
 		}
 		return rw, nil

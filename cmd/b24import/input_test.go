@@ -92,8 +92,6 @@ func TestOpenSourceFatal(t *testing.T) {
 		name, input, want string
 	}{
 		{"empty", "", "d.csv: the file is empty"},
-		{"UTF-16", "\xff\xfet\x00i\x00", "d.csv:1: the file is UTF-16"},
-		{"Windows-1251", "title\n\xcf\xf0\xe8\xe2\xe5\xf2\n", "d.csv:2: the file is not UTF-8"},
 		{"duplicate column", "title,title\n", `d.csv:1: header: column 2 "title" repeats column 1`},
 		{"typo column", "title,stagId\n", `did you mean "stageId"?`},
 	}

@@ -35,14 +35,7 @@ func (imp *importer) waitForLastRun(ctx context.Context) error {
 	}
 	fmt.Fprintf(imp.stderr, "b24import: the last run stopped %s ago with calls in flight; waiting %s so the portal finishes them before they are looked up (-settle-wait 0 skips this)\n",
 		(imp.cfg.settleWait - d).Round(time.Second), d.Round(time.Second))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return imp.countdown(ctx, d, "settling after the crash")
 }
 
 // envDuration parses a duration from the environment, or returns def.

@@ -67,6 +67,16 @@ type config struct {
 	allowHTTP    bool
 	progressTick time.Duration
 
+	maps          mapFlag   // -map FILE or 'Source=field', in order
+	ignoreUnknown bool      // -ignore-unknown
+	printMap      bool      // -print-map
+	encoding      string    // -encoding; "" detects
+	dateFormat    string    // -date-format
+	tz            string    // -tz
+	values        valueFlag // -values FIELD=FILE
+	reportExcel   bool      // -report-excel
+	reportOrder   string    // -report-order input|completion
+
 	webhookURL    string
 	oauthEndpoint string
 	clientID      string
@@ -106,6 +116,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.Float64Var(&cfg.rate, "rate", 2, "requests per second the portal allows (Enterprise: 5)")
 	fs.IntVar(&cfg.burst, "burst", 50, "request burst the portal allows (Enterprise: 250)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow http:// portal addresses (local fakes)")
+	fs.Var(&cfg.maps, "map", "column mapping: a `FILE` of 'source column = field' lines, or one 'Source=field' rule (repeatable; field - skips the column)")
+	fs.BoolVar(&cfg.ignoreUnknown, "ignore-unknown", false, "skip the columns that match no field instead of stopping (or, offline, sending them as text)")
+	fs.BoolVar(&cfg.printMap, "print-map", false, "print the column mapping the import would use, as a file for -map, and exit")
+	fs.StringVar(&cfg.encoding, "encoding", "", "input encoding: utf-8, utf-16, windows-1251, windows-1252, koi8-r, ... (default: detected)")
+	fs.StringVar(&cfg.dateFormat, "date-format", "", "Go `layout` of the file's dates, tried first, e.g. 01/02/2006 for US dates, 02/01/2006 15:04 (default: YYYY-MM-DD and DD.MM.YYYY, with or without a time)")
+	fs.StringVar(&cfg.tz, "tz", "", "time `zone` of date-times written without one, e.g. Europe/Moscow or UTC (default: the local zone)")
+	fs.Var(&cfg.values, "values", "value mapping `FIELD=FILE`: 'label = value' lines applied to FIELD's cells before lookups (repeatable)")
+	fs.BoolVar(&cfg.reportExcel, "report-excel", false, "write the report for Excel: UTF-8 with a byte-order mark, ';' between cells")
+	fs.StringVar(&cfg.reportOrder, "report-order", "input", "order of the report's rows: input (as in the file) or completion (as outcomes arrive)")
 	fs.DurationVar(&cfg.progressTick, "progress-every", 5*time.Second, "period of progress lines when stderr is not a terminal")
 	fs.StringVar(&webhook, "webhook", "", "incoming webhook `url` (prefer $B24_WEBHOOK_URL: a flag is visible to other users)")
 	fs.StringVar(&cfg.oauthEndpoint, "oauth-endpoint", getenv("B24_OAUTH_ENDPOINT"), "OAuth portal REST endpoint, e.g. https://HOST/rest/ ($B24_OAUTH_ENDPOINT)")
@@ -177,6 +196,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	default:
 		return nil, &usageError{fmt.Sprintf(`-delimiter %q: want "," ";" "|" or "tab"`, delim)}
 	}
+	if cfg.encoding != "" {
+		if _, err := lookupEncoding(cfg.encoding); err != nil {
+			return nil, &usageError{err.Error()}
+		}
+	}
+	if _, err := loadZone(cfg.tz); err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	switch cfg.reportOrder {
+	case "input", "completion":
+	default:
+		return nil, &usageError{fmt.Sprintf("-report-order %q: want input or completion", cfg.reportOrder)}
+	}
 	if cfg.packing < 0 || cfg.packing > 50 {
 		return nil, &usageError{"-packing must be within 0..50"}
 	}
@@ -233,15 +265,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.demo {
 		return runDemo(ctx, cfg, logger, stdout, stderr)
 	}
-	var client *b24.Client
-	if !cfg.dryRun {
-		client, err = newClient(cfg, logger)
+	var client, probe *b24.Client
+	// A dry run reads the portal when it has credentials; a real run must.
+	if !cfg.dryRun && !cfg.printMap || hasCredentials(cfg) {
+		client, probe, err = newClients(cfg, logger, 480*time.Second, 10*time.Minute)
 		if err != nil {
 			fmt.Fprintln(stderr, "b24import:", err)
 			return exitFatal
 		}
 	}
-	imp := &importer{cfg: cfg, client: client, stdout: stdout, stderr: stderr,
+	imp := &importer{cfg: cfg, client: client, probe: probe, stdout: stdout, stderr: stderr,
 		terminal: isStderrTerminal(stderr)}
 	return imp.run(ctx)
 }
@@ -251,8 +284,27 @@ func isStderrTerminal(w io.Writer) bool {
 	return ok && isTerminal(f)
 }
 
-// newClient builds the client from the webhook URL or the OAuth settings.
-func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
+// newCredentials builds the webhook or OAuth credentials. Clients of one
+// run share them: an OAuth refresh rotates the refresh token, so two
+// copies would each kill the other's.
+func newCredentials(cfg *config) (b24.Credentials, error) {
+	switch {
+	case cfg.webhookURL != "" && cfg.oauthEndpoint != "":
+		return nil, errors.New("both a webhook URL and an OAuth endpoint are set; unset one")
+	case cfg.webhookURL != "":
+		wh, err := b24.NewWebhook(cfg.webhookURL)
+		if err != nil {
+			return nil, fmt.Errorf("webhook URL: %s", strings.TrimPrefix(err.Error(), "b24: "))
+		}
+		return wh, nil
+	case cfg.oauthEndpoint != "":
+		return newOAuth(cfg)
+	}
+	return nil, errors.New("no credentials: set B24_WEBHOOK_URL, or B24_OAUTH_ENDPOINT, B24_CLIENT_ID, B24_CLIENT_SECRET and -token-file (or use -dry-run or -demo)")
+}
+
+// clientFor builds a client on creds with the command line's settings.
+func clientFor(cfg *config, creds b24.Credentials, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
 	opts := []b24.Option{b24.WithRateLimit(cfg.rate, cfg.burst), b24.WithUserAgent("b24import/" + b24.Version)}
 	if cfg.verbose {
 		opts = append(opts, b24.WithLogger(logger))
@@ -264,25 +316,6 @@ func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Clie
 		opts = append(opts, b24.WithRetry(b24.RetryPolicy{MaxAttempts: cfg.retries}))
 	}
 	opts = append(opts, extra...)
-	var creds b24.Credentials
-	switch {
-	case cfg.webhookURL != "" && cfg.oauthEndpoint != "":
-		return nil, errors.New("both a webhook URL and an OAuth endpoint are set; unset one")
-	case cfg.webhookURL != "":
-		wh, err := b24.NewWebhook(cfg.webhookURL)
-		if err != nil {
-			return nil, fmt.Errorf("webhook URL: %s", strings.TrimPrefix(err.Error(), "b24: "))
-		}
-		creds = wh
-	case cfg.oauthEndpoint != "":
-		oa, err := newOAuth(cfg)
-		if err != nil {
-			return nil, err
-		}
-		creds = oa
-	default:
-		return nil, errors.New("no credentials: set B24_WEBHOOK_URL, or B24_OAUTH_ENDPOINT, B24_CLIENT_ID, B24_CLIENT_SECRET and -token-file (or use -dry-run or -demo)")
-	}
 	c, err := b24.NewClient(creds, opts...)
 	if err != nil && strings.Contains(err.Error(), "http") && !cfg.allowHTTP {
 		return nil, fmt.Errorf("%w (for a local fake portal add -allow-http)", err)

@@ -6,39 +6,123 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/b24kit/b24"
 )
 
-// report writes the per-row CSV report: line, status, id, code,
-// description. Rows appear in the order their outcome became known; rows
-// settled by an earlier run (from the journal) come first.
+// report writes the per-row CSV report: line, status, id, key, title,
+// code, description. By default rows appear in input order (an outcome
+// that arrives early waits for the rows before it, which are at most the
+// calls in flight); -report-order completion writes each as it arrives.
+// -report-excel writes a byte-order mark and ";" between cells, which
+// Excel in locales with a decimal comma opens without an import dialog.
 type report struct {
-	f    *os.File
-	w    *csv.Writer
-	path string
+	f          *os.File
+	w          *csv.Writer
+	path       string
+	inputOrder bool
+
+	pending map[int]*reportRow // announced rows, by line
+	queue   []int              // announced lines in input order
+	head    int                // queue[head:] are still to write
+}
+
+// reportRow is one row of the report, waiting for its outcome.
+type reportRow struct {
+	key, title string
+	o          outcome
+	done       bool
+}
+
+// reportOptions say how the report is written.
+type reportOptions struct {
+	excel      bool
+	inputOrder bool
 }
 
 // createReport opens the report before anything is sent, so that a path
 // that cannot be written stops the run early.
-func createReport(path string) (*report, error) {
+func createReport(path string, opts reportOptions) (*report, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	r := &report{f: f, w: csv.NewWriter(f), path: path}
-	r.w.Write([]string{"line", "status", "id", "code", "description"})
+	r := &report{f: f, w: csv.NewWriter(f), path: path, inputOrder: opts.inputOrder, pending: map[int]*reportRow{}}
+	if opts.excel {
+		if _, err := f.Write([]byte("\ufeff")); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		r.w.Comma = ';'
+		r.w.UseCRLF = true
+	}
+	r.w.Write([]string{"line", "status", "id", "key", "title", "code", "description"})
 	return r, nil
 }
 
-func (r *report) add(line int, o outcome) {
-	id := ""
-	if o.id > 0 {
-		id = strconv.FormatInt(o.id, 10)
+// expect announces a row in input order, with its key and title.
+func (r *report) expect(line int, key, title string) {
+	if _, dup := r.pending[line]; dup {
+		return
 	}
-	r.w.Write([]string{strconv.Itoa(line), o.status, id, o.code, o.desc})
+	r.pending[line] = &reportRow{key: key, title: title}
+	r.queue = append(r.queue, line)
 }
 
+// add records a row's outcome.
+func (r *report) add(line int, o outcome) {
+	p := r.pending[line]
+	if p == nil {
+		p = &reportRow{}
+		r.pending[line] = p
+		r.queue = append(r.queue, line)
+	}
+	p.o, p.done = o, true
+	if !r.inputOrder {
+		r.write(line, p)
+		p.done = false // written
+		delete(r.pending, line)
+		return
+	}
+	for r.head < len(r.queue) {
+		l := r.queue[r.head]
+		q := r.pending[l]
+		if q == nil {
+			r.head++
+			continue
+		}
+		if !q.done {
+			break
+		}
+		r.write(l, q)
+		delete(r.pending, l)
+		r.head++
+	}
+	if r.head > 1024 && r.head*2 > len(r.queue) {
+		r.queue = append(r.queue[:0], r.queue[r.head:]...)
+		r.head = 0
+	}
+}
+
+func (r *report) write(line int, p *reportRow) {
+	id := ""
+	if p.o.id > 0 {
+		id = strconv.FormatInt(p.o.id, 10)
+	}
+	r.w.Write([]string{strconv.Itoa(line), p.o.status, id, p.key, p.title, p.o.code, p.o.desc})
+}
+
+// close writes the rows that got an outcome after a gap (rows never
+// settled are left out) and closes the file.
 func (r *report) close() error {
+	for _, l := range r.queue[r.head:] {
+		if q := r.pending[l]; q != nil && q.done {
+			r.write(l, q)
+		}
+	}
+	r.queue, r.head, r.pending = nil, 0, map[int]*reportRow{}
 	r.w.Flush()
 	err := r.w.Error()
 	if cerr := r.f.Close(); err == nil {
@@ -48,6 +132,33 @@ func (r *report) close() error {
 		return fmt.Errorf("report %s: %w", r.path, err)
 	}
 	return nil
+}
+
+// rowKey is the row's dedup key as the report shows it: originatorId/originId
+// or xmlId.
+func rowKey(et b24.EntityTypeID, it *b24.Item) string {
+	if it == nil {
+		return ""
+	}
+	k, ok := dedupKey(et, it)
+	switch {
+	case !ok:
+		return ""
+	case k.XMLID != "":
+		return k.XMLID
+	}
+	return k.OriginatorID + "/" + k.OriginID
+}
+
+// rowTitle is what names the row: its title, else the person's name.
+func rowTitle(it *b24.Item) string {
+	if it == nil {
+		return ""
+	}
+	if it.Title != "" {
+		return it.Title
+	}
+	return strings.TrimSpace(strings.Join(strings.Fields(it.Name+" "+it.LastName), " "))
 }
 
 // tally counts the outcomes of a run.

@@ -141,6 +141,13 @@ func (b *Local) state(method string) *methodState {
 // (nil when it had none) and whether the portal refused the call with
 // OPERATION_TIME_LIMIT.
 func (b *Local) Acquire(ctx context.Context, method string, n int) (func(*wire.ResponseTime, bool), error) {
+	return b.AcquireWatched(ctx, method, n, nil)
+}
+
+// AcquireWatched is Acquire that also tells watch, before each wait, until
+// when the call is held back (zero: until a call in flight ends). watch
+// may be nil; it must return quickly.
+func (b *Local) AcquireWatched(ctx context.Context, method string, n int, watch func(until time.Time)) (func(*wire.ResponseTime, bool), error) {
 	w := max(n, 1)
 	for {
 		b.mu.Lock()
@@ -154,6 +161,9 @@ func (b *Local) Acquire(ctx context.Context, method string, n int) (func(*wire.R
 		}
 		changed := m.changed
 		b.mu.Unlock()
+		if watch != nil {
+			watch(until)
+		}
 		if err := WaitUntil(ctx, b.now, until, changed); err != nil {
 			return nil, err
 		}

@@ -356,3 +356,28 @@ func TestOperatingBudgetAllowsForClockSkew(t *testing.T) {
 	wait, _ = b.admit(m, 2)
 	assert.False(t, wait, "now it has")
 }
+
+func TestAcquireWatchedSaysUntilWhen(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	b := New(100*time.Second, 10*time.Minute, clk.now)
+	rel, err := b.Acquire(t.Context(), "m", 1)
+	require.NoError(t, err)
+	rel(nil, true) // refused without a reading: blocked until the bucket ends
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var told []time.Time
+	_, err = b.AcquireWatched(ctx, "m", 1, func(until time.Time) {
+		told = append(told, until)
+		cancel() // the caller gives up; the wait must end at once
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, told, 1, "told once, before the wait")
+	assert.True(t, told[0].After(clk.now()), "a time ahead")
+	assert.Equal(t, b.BlockedUntil("m"), told[0], "the time the budget holds the method until")
+
+	called := false
+	rel, err = b.AcquireWatched(t.Context(), "free", 1, func(time.Time) { called = true })
+	require.NoError(t, err)
+	rel(nil, false)
+	assert.False(t, called, "a call admitted at once waits for nothing")
+}
