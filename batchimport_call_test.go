@@ -1,6 +1,8 @@
 package b24_test
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -130,4 +132,58 @@ func TestItemErrorsAreTyped(t *testing.T) {
 	var itemErr *b24.ItemError
 	require.True(t, errors.As(res.Items[1].Err, &itemErr))
 	assert.Equal(t, 1, itemErr.Index)
+}
+
+// retime replaces the time block of every answer to method with the one
+// tb returns, given the portal's own.
+func retime(method string, tb func(own map[string]any) map[string]any) answerEdit {
+	return func(m string, status int, body []byte) (int, []byte) {
+		if m != method {
+			return status, body
+		}
+		var env map[string]any
+		if json.Unmarshal(body, &env) != nil {
+			return status, body
+		}
+		own, _ := env["time"].(map[string]any)
+		env["time"] = tb(own)
+		out, _ := json.Marshal(env)
+		return status, out
+	}
+}
+
+// TestBatchImportAbsurdTimeBlocksDoNotStall: a portal whose time blocks
+// read 1e308 seconds (or stamps of the year 10^300) must not hold the
+// import: such readings are not believed.
+func TestBatchImportAbsurdTimeBlocksDoNotStall(t *testing.T) {
+	now := func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+	for name, tb := range map[string]func(map[string]any) map[string]any{
+		"huge": func(map[string]any) map[string]any {
+			return map[string]any{"start": 1e308, "finish": 1e308, "duration": 1e308, "processing": 1e308, "operating": 1e308, "operating_reset_at": 1e308}
+		},
+		"negative": func(map[string]any) map[string]any {
+			return map[string]any{"start": -1e308, "finish": -1e308, "duration": -1e308, "processing": -1e308, "operating": -1e308, "operating_reset_at": -1e308}
+		},
+		"huge costs at sane times": func(map[string]any) map[string]any {
+			n := now()
+			return map[string]any{"start": n - 0.01, "finish": n, "duration": 0.01, "processing": 1e308, "operating": 1e308, "operating_reset_at": n + 60}
+		},
+		"huge costs without a reset": func(map[string]any) map[string]any {
+			n := now()
+			return map[string]any{"start": n - 0.01, "finish": n, "duration": 1e308, "processing": 1e308, "operating": 1e308}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := fakePortal(t, b24test.WithWebhookSecret(proxySecret))
+			c := tamperedClient(t, srv, retime("crm.item.batchImport", tb), b24.WithOperatingLimit(480*time.Second, 10*time.Minute))
+			// The deadline only turns a stall into a failure; the import
+			// itself takes milliseconds.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			items := deals(400, true)
+			res, err := c.CRMItem.BatchImport(ctx, b24.EntityDeal, items, b24.WithConcurrency(4))
+			require.NoError(t, err)
+			assertExactlyOnce(t, srv, items, res)
+		})
+	}
 }

@@ -2,6 +2,9 @@ package b24_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +94,41 @@ func assertIDsAscending(t *testing.T, res *b24.BatchImportResult) {
 		assert.Greater(t, r.ID, prev, "row %d: history rows are created in input order", r.Index)
 		prev = r.ID
 	}
+}
+
+// proxySecret is the webhook secret of the portals behind tamperedClient.
+const proxySecret = "proxysecret0451"
+
+// answerEdit rewrites one answer of the portal behind a proxy: method is
+// the REST method called, body the portal's answer; it returns the status
+// and body the client gets. It may also take its time, like a slow portal.
+type answerEdit func(method string, status int, body []byte) (int, []byte)
+
+// tamperedClient puts a proxy that passes every answer of srv through edit
+// in front of srv (started with WithWebhookSecret(proxySecret)) and returns
+// a fast client for the proxy.
+func tamperedClient(t *testing.T, srv *b24test.Server, edit answerEdit, opts ...b24.Option) *b24.Client {
+	t.Helper()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r)
+		method := strings.TrimSuffix(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], ".json")
+		status, body := edit(method, rec.Code, rec.Body.Bytes())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(proxy.Close)
+	wh, err := b24.NewWebhook(proxy.URL + "/rest/1/" + proxySecret + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := append(srv.ClientOptions(),
+		b24.WithRateLimit(1e6, 10000),
+		b24.WithRetry(b24.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
+	c, err := b24.NewClient(wh, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
