@@ -302,6 +302,11 @@ func (b *Local) releaser(method string, w int) func(*wire.ResponseTime, bool) {
 			m := b.state(method)
 			m.inflight -= w
 			m.calls--
+			if t != nil {
+				// First, so that a refusal that is the portal's first answer
+				// converts its reset time with the skew it shows.
+				b.observeSkew(t)
+			}
 			if blocked {
 				until := b.now().Add(b.slot())
 				if t != nil && !t.OperatingResetAt.IsZero() {
@@ -313,7 +318,6 @@ func (b *Local) releaser(method string, w int) func(*wire.ResponseTime, bool) {
 				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
-				b.observeSkew(t)
 				b.observe(m, t, blocked, w)
 			}
 			if blocked {
