@@ -41,6 +41,10 @@ type Client struct {
 	// are the portal's ceilings as configured; imports use them to decide
 	// whether packing calls into batch requests pays.
 	rate, opRate float64
+	// opWindow is the operating window of WithOperatingLimit: no portal
+	// block lasts longer (see boundReset).
+	opWindow time.Duration
+	now      func() time.Time
 
 	// CRMItem imports and reads CRM items (crm.item.*).
 	CRMItem *CRMItemService
@@ -106,7 +110,9 @@ func WithRateLimit(perSecond float64, burst int) Option {
 
 // WithOperatingLimit sets the per-method operating-time budget: at most budget
 // seconds of server time per method within window. The default is 480 s per
-// 10 minutes, the cloud's value.
+// 10 minutes, the cloud's value. No operating block lasts longer than
+// window: an operating_reset_at further ahead of the answer's own time is
+// clamped to it (and logged), whatever budget the client uses.
 //
 // API docs: https://apidocs.bitrix24.com/limits.html
 func WithOperatingLimit(budget, window time.Duration) Option {
@@ -238,6 +244,8 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		sleep:     cfg.sleep,
 		rate:      cfg.rate,
 		opRate:    cfg.opBudget.Seconds() / cfg.opWindow.Seconds(),
+		opWindow:  cfg.opWindow,
+		now:       cfg.now,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

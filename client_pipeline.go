@@ -184,6 +184,7 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 	if req.timeOf != nil {
 		respTime = req.timeOf(env)
 	}
+	respTime = c.boundReset(ctx, req.method, respTime)
 	blocked := req.blockedOf != nil && req.blockedOf(env)
 	if env.Error == "" && resp.Status < 300 {
 		return env, respTime, blocked, nil
