@@ -66,6 +66,7 @@ type config struct {
 	burst        int
 	allowHTTP    bool
 	progressTick time.Duration
+	maxResponse  int64 // MiB
 
 	webhookURL    string
 	oauthEndpoint string
@@ -106,6 +107,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.Float64Var(&cfg.rate, "rate", 2, "requests per second the portal allows (Enterprise: 5)")
 	fs.IntVar(&cfg.burst, "burst", 50, "request burst the portal allows (Enterprise: 250)")
 	fs.BoolVar(&cfg.allowHTTP, "allow-http", false, "allow http:// portal addresses (local fakes)")
+	fs.Int64Var(&cfg.maxResponse, "max-response", 64, "largest portal answer read, in MiB (1-4096); a larger one fails its call, whose keyed rows are then looked up")
 	fs.DurationVar(&cfg.progressTick, "progress-every", 5*time.Second, "period of progress lines when stderr is not a terminal")
 	fs.StringVar(&webhook, "webhook", "", "incoming webhook `url` (prefer $B24_WEBHOOK_URL: a flag is visible to other users)")
 	fs.StringVar(&cfg.oauthEndpoint, "oauth-endpoint", getenv("B24_OAUTH_ENDPOINT"), "OAuth portal REST endpoint, e.g. https://HOST/rest/ ($B24_OAUTH_ENDPOINT)")
@@ -179,6 +181,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if cfg.packing < 0 || cfg.packing > 50 {
 		return nil, &usageError{"-packing must be within 0..50"}
+	}
+	if cfg.maxResponse < 1 || cfg.maxResponse > 4096 {
+		return nil, &usageError{"-max-response must be within 1..4096 (MiB)"}
 	}
 	if cfg.retries < 0 {
 		return nil, &usageError{"-retries must not be negative"}
@@ -254,6 +259,9 @@ func isStderrTerminal(w io.Writer) bool {
 // newClient builds the client from the webhook URL or the OAuth settings.
 func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
 	opts := []b24.Option{b24.WithRateLimit(cfg.rate, cfg.burst), b24.WithUserAgent("b24import/" + b24.Version)}
+	if cfg.maxResponse > 0 {
+		opts = append(opts, b24.WithMaxResponseSize(cfg.maxResponse<<20))
+	}
 	if cfg.verbose {
 		opts = append(opts, b24.WithLogger(logger))
 	}
