@@ -133,15 +133,16 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 		verify     []pendingItem
 		verifyErr  = map[int]*ItemError{}
 	)
+	shared := sharedIDs(answers)
 	for i, p := range rows {
 		a := answers[i]
 		switch {
 		case a == nil || (a.Item == nil && a.Error == ""):
 			unanswered = append(unanswered, p)
-		case a.Error == "" && a.Item.ID > 0:
+		case a.Error == "" && a.Item.ID > 0 && !shared[a.Item.ID]:
 			results = append(results, ItemResult{Index: p.index, Status: ItemImported, ID: int64(a.Item.ID)})
 		case a.Error == "":
-			unanswered = append(unanswered, p) // an item answer without an id
+			unanswered = append(unanswered, p) // an item answer without a believable id
 		default:
 			ie := &ItemError{Index: p.index, Code: string(a.Error), Description: string(a.ErrorDescription)}
 			if p.keyed && classOf(ie) == classUnknown {
@@ -167,6 +168,36 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 	}
 	cause := &OutcomeUnknownError{Method: methodBatchImport, Err: errors.New("b24: the answer has no result for some rows")}
 	return e.reconcile(ctx, unanswered, cause, results, round)
+}
+
+// sharedIDs returns the ids that several item answers of one call name:
+// each row creates its own item, so such an answer cannot be believed for
+// any of them. A call has at most MaxBatchImportSize answers, so comparing
+// each pair costs less than a map.
+func sharedIDs(answers []*wire.ImportAnswer) map[wire.FlexInt]bool {
+	id := func(a *wire.ImportAnswer) wire.FlexInt {
+		if a == nil || a.Item == nil || a.Error != "" {
+			return 0
+		}
+		return a.Item.ID
+	}
+	var shared map[wire.FlexInt]bool
+	for i, a := range answers {
+		x := id(a)
+		if x <= 0 {
+			continue
+		}
+		for _, b := range answers[i+1:] {
+			if id(b) == x {
+				if shared == nil {
+					shared = map[wire.FlexInt]bool{}
+				}
+				shared[x] = true
+				break
+			}
+		}
+	}
+	return shared
 }
 
 // reconcile settles the rows of a call whose outcome is unknown: rows with

@@ -187,3 +187,50 @@ func TestBatchImportAbsurdTimeBlocksDoNotStall(t *testing.T) {
 		})
 	}
 }
+
+// sameIDs makes every item answer of crm.item.batchImport name id 7.
+func sameIDs(method string, status int, body []byte) (int, []byte) {
+	if method != "crm.item.batchImport" {
+		return status, body
+	}
+	var env map[string]any
+	if json.Unmarshal(body, &env) != nil {
+		return status, body
+	}
+	res, _ := env["result"].(map[string]any)
+	items, _ := res["items"].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok && m["item"] != nil {
+			m["item"] = map[string]any{"id": 7}
+		}
+	}
+	out, _ := json.Marshal(env)
+	return status, out
+}
+
+// TestBatchImportDuplicateIDsAreNotBelieved: an answer that names one id
+// for several rows is not believed for those rows: with keys they are
+// looked up and get their real ids, without keys they end unknown.
+func TestBatchImportDuplicateIDsAreNotBelieved(t *testing.T) {
+	t.Run("keyed", func(t *testing.T) {
+		srv := fakePortal(t, b24test.WithWebhookSecret(proxySecret))
+		c := tamperedClient(t, srv, sameIDs)
+		items := deals(100, true)
+		res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
+		require.NoError(t, err)
+		assertExactlyOnce(t, srv, items, res)
+	})
+	t.Run("without keys", func(t *testing.T) {
+		srv := fakePortal(t, b24test.WithWebhookSecret(proxySecret))
+		c := tamperedClient(t, srv, sameIDs)
+		res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(40, false))
+		var ie *b24.ImportError
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, 40, ie.Unknown)
+		for _, r := range res.Items {
+			assert.Equal(t, b24.ItemUnknown, r.Status)
+			assert.ErrorIs(t, r.Err, b24.ErrOutcomeUnknown)
+		}
+		assert.Equal(t, 40, srv.ItemCount(b24.EntityDeal), "nothing was sent twice")
+	})
+}
