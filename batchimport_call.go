@@ -134,6 +134,7 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 		verifyErr  = map[int]*ItemError{}
 	)
 	shared := sharedIDs(answers)
+	var secrets []string // of the credentials, fetched for the first item error
 	for i, p := range rows {
 		a := answers[i]
 		switch {
@@ -144,7 +145,11 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 		case a.Error == "":
 			unanswered = append(unanswered, p) // an item answer without a believable id
 		default:
-			ie := &ItemError{Index: p.index, Code: string(a.Error), Description: string(a.ErrorDescription)}
+			if secrets == nil {
+				secrets = e.c.creds.secrets()
+			}
+			ie := &ItemError{Index: p.index, Code: portalText(string(a.Error), maxCodeLen, secrets),
+				Description: portalText(string(a.ErrorDescription), maxDescriptionLen, secrets)}
 			if p.keyed && classOf(ie) == classUnknown {
 				verify = append(verify, p)
 				verifyErr[p.index] = ie

@@ -89,8 +89,9 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 	}
 	if ce, ok := a.ResultError[id]; ok {
 		*halted = *halted || history
-		return &callOutcome{from: fromCommand, err: &APIError{StatusCode: 200, Code: string(ce.Error),
-			Description: string(ce.ErrorDescription), Method: methodBatchImport}}
+		secrets := e.c.creds.secrets()
+		return &callOutcome{from: fromCommand, err: &APIError{StatusCode: 200, Code: portalText(string(ce.Error), maxCodeLen, secrets),
+			Description: portalText(string(ce.ErrorDescription), maxDescriptionLen, secrets), Method: methodBatchImport}}
 	}
 	if *halted {
 		return &callOutcome{from: fromCommand, err: &notRunError{method: methodBatchImport}}

@@ -189,8 +189,9 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 	if env.Error == "" && resp.Status < 300 {
 		return env, respTime, blocked, nil
 	}
-	apiErr := &APIError{StatusCode: resp.Status, Code: wire.Truncate(string(env.Error), 100), Method: req.method,
-		Description: wire.Truncate(redactSecrets(string(env.ErrorDescription), c.creds.secrets()...), 2000)}
+	secrets := c.creds.secrets()
+	apiErr := &APIError{StatusCode: resp.Status, Code: portalText(string(env.Error), maxCodeLen, secrets), Method: req.method,
+		Description: portalText(string(env.ErrorDescription), maxDescriptionLen, secrets)}
 	if apiErr.Code == "" {
 		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.Status)
 	}
@@ -202,6 +203,20 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 		c.log.LogAttrs(ctx, slog.LevelWarn, "b24: portal refused: operation time limit", slog.String("method", req.method))
 	}
 	return nil, respTime, blocked, apiErr
+}
+
+// Bounds of the portal's error texts kept in errors.
+const (
+	maxCodeLen        = 100
+	maxDescriptionLen = 2000
+)
+
+// portalText is a text of the portal (an error code or description, of
+// the call or of one of its items) as errors, logs and reports may carry
+// it: without any of the credentials' secrets, which a portal may echo,
+// and cut to n bytes.
+func portalText(s string, n int, secrets []string) string {
+	return wire.Truncate(redactSecrets(s, secrets...), n)
 }
 
 // transportFailure turns a failed exchange into an error of the right

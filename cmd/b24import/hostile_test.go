@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -76,4 +78,39 @@ func TestHostileMaxResponseFlag(t *testing.T) {
 	res = runCLI(t, webhook, dealArgs(input, "-max-response", "0")...)
 	assert.Equal(t, exitFatal, res.code)
 	require.Contains(t, res.stderr, "-max-response must be within 1..4096")
+}
+
+// TestHostileEchoedSecretsStayOut: a portal that echoes the webhook secret
+// in every item's error and description gets it into neither the
+// journal, the report nor the output.
+func TestHostileEchoedSecretsStayOut(t *testing.T) {
+	t.Parallel()
+	_, webhook := proxied(t, func(method string, _ []byte, status int, body []byte) (int, []byte) {
+		if method != "crm.item.batchImport" {
+			return status, body
+		}
+		var env map[string]any
+		if json.Unmarshal(body, &env) != nil {
+			return status, body
+		}
+		items, _ := env["result"].(map[string]any)["items"].([]any)
+		for i := range items {
+			items[i] = map[string]any{"error": "CRM_FIELD_ERROR_VALUE_NOT_VALID", "error_description": "webhook " + proxySecret + " may not"}
+		}
+		out, _ := json.Marshal(env)
+		return status, out
+	})
+	input := writeDeals(t, 30, true)
+	journal, report := runPaths(t)
+	res := runCLI(t, webhook, dealArgs(input, "-journal", journal, "-report", report)...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "rejected 30")
+	j, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	r, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(r), "webhook *** may not")
+	for name, text := range map[string]string{"journal": string(j), "report": string(r), "output": res.stdout + res.stderr} {
+		assert.Zero(t, strings.Count(text, proxySecret), "the secret is in the %s", name)
+	}
 }
