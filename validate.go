@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Client-side item error codes. Local validation refuses an item with one of
@@ -25,7 +24,7 @@ const (
 	// it. The description names the intended field.
 	CodeFieldTypo = "B24_FIELD_TYPO"
 	// CodeInvalidValue: a value that cannot be sent as given: a string that
-	// is not UTF-8, NaN or ±Inf, a negative id, a Y/N flag other than Y or
+	// is not UTF-8 or holds a NUL byte, NaN or ±Inf, a negative id, a Y/N flag other than Y or
 	// N, an impossible date, a multifield without value or with a bad value
 	// type, a Fields value of a type JSON cannot carry (channel, function,
 	// complex number).
@@ -127,8 +126,8 @@ func (v *itemValidator) checkTyped(it *Item) *ItemError {
 		f := &itemFields[i]
 		switch f.kind {
 		case kindString:
-			if s := *f.str(it); !utf8.ValidString(s) {
-				return itemErr(CodeInvalidValue, "%s: not valid UTF-8", f.wire)
+			if p := badString(*f.str(it)); p != "" {
+				return itemErr(CodeInvalidValue, "%s: %s", f.wire, p)
 			}
 		case kindInt:
 			if n := *f.i64(it); n < 0 {
@@ -179,8 +178,8 @@ func (v *itemValidator) checkMultifields(it *Item) *ItemError {
 			switch {
 			case strings.TrimSpace(m.Value) == "":
 				return itemErr(CodeInvalidValue, "%s[%d]: empty VALUE (the portal skips it silently)", mk.wire, j)
-			case !utf8.ValidString(m.Value):
-				return itemErr(CodeInvalidValue, "%s[%d]: VALUE is not valid UTF-8", mk.wire, j)
+			case badString(m.Value) != "":
+				return itemErr(CodeInvalidValue, "%s[%d]: VALUE %s", mk.wire, j, badString(m.Value))
 			case m.ValueType == "":
 				return itemErr(CodeInvalidValue, "%s[%d]: empty VALUE_TYPE; use WORK, HOME, MOBILE, OTHER, ...", mk.wire, j)
 			case !isUpperIdent(m.ValueType):
