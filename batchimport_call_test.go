@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,5 +235,92 @@ func TestBatchImportDuplicateIDsAreNotBelieved(t *testing.T) {
 			assert.ErrorIs(t, r.Err, b24.ErrOutcomeUnknown)
 		}
 		assert.Equal(t, 40, srv.ItemCount(b24.EntityDeal), "nothing was sent twice")
+	})
+}
+
+// working returns a proxy step that takes d over every
+// crm.item.batchImport call before the portal executes it, as an
+// on-premise portal without the cloud's 60 s cut-off takes over a heavy
+// call.
+func working(d time.Duration) func(method string) {
+	return func(method string) {
+		if method == "crm.item.batchImport" {
+			time.Sleep(d)
+		}
+	}
+}
+
+// TestBatchImportWaitsForACallThatMayStillRun: a call that outlives the
+// client's attempt timeout is still running on the portal; its rows are
+// looked up only once WithMaxExecutionTime has passed since it was sent,
+// so none is found missing while the portal is still saving it and sent
+// twice.
+func TestBatchImportWaitsForACallThatMayStillRun(t *testing.T) {
+	srv := fakePortal(t, b24test.WithWebhookSecret(proxySecret))
+	c := slowClient(t, srv, working(300*time.Millisecond),
+		b24.WithRetry(b24.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, AttemptTimeout: 50 * time.Millisecond}),
+		b24.WithMaxExecutionTime(time.Second))
+	items := deals(40, true)
+	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithConcurrency(2))
+	require.NoError(t, err)
+	assertExactlyOnce(t, srv, items, res)
+}
+
+// TestBatchImportOnSend: the WithOnSend function hears of every attempt
+// that goes out, with its rows, and before it does: a failure keeps the
+// request from being sent and stops the import.
+func TestBatchImportOnSend(t *testing.T) {
+	t.Run("every attempt, with its rows", func(t *testing.T) {
+		for _, packing := range []int{1, 3} {
+			srv := fakePortal(t)
+			srv.InjectFault(b24test.Fault{Method: "crm.item.batchImport", Kind: b24test.FaultRefuse, Code: "QUERY_LIMIT_EXCEEDED", Times: 2})
+			c := fastClient(t, srv)
+			var mu sync.Mutex
+			var calls [][]int
+			onSend := func(rows []int) error {
+				mu.Lock()
+				defer mu.Unlock()
+				calls = append(calls, slices.Clone(rows))
+				return nil
+			}
+			items := deals(100, true)
+			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithOnSend(onSend), b24.WithPacking(packing))
+			require.NoError(t, err)
+			assertExactlyOnce(t, srv, items, res)
+			requests := 0
+			for _, r := range srv.Requests() {
+				if r.Method == "crm.item.batchImport" || r.Method == "batch" {
+					requests++
+				}
+			}
+			assert.Len(t, calls, requests, "one call per request written (packing %d)", packing)
+			seen := map[int]bool{}
+			for _, rows := range calls {
+				assert.LessOrEqual(t, len(rows), packing*b24.MaxBatchImportSize)
+				for _, i := range rows {
+					seen[i] = true
+				}
+			}
+			assert.Len(t, seen, len(items), "every row was announced")
+		}
+	})
+	t.Run("a failure keeps the request home and stops the import", func(t *testing.T) {
+		srv := fakePortal(t)
+		c := fastClient(t, srv)
+		var n atomic.Int32
+		broken := errors.New("journal: disk full")
+		onSend := func([]int) error {
+			if n.Add(1) >= 3 {
+				return broken
+			}
+			return nil
+		}
+		res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(100, true), b24.WithOnSend(onSend), b24.WithConcurrency(1), b24.WithPacking(1))
+		require.ErrorIs(t, err, b24.ErrImportStopped)
+		require.ErrorIs(t, err, broken)
+		assert.Equal(t, 40, srv.ItemCount(b24.EntityDeal), "the first two calls went out, no other")
+		imported, _, _, notSent := res.Counts()
+		assert.Equal(t, 40, imported)
+		assert.Equal(t, 60, notSent)
 	})
 }

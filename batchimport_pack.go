@@ -56,6 +56,11 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	// The request weighs as many calls on the budget as it carries.
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
 	req.timeOf, req.blockedOf = batchTime, batchBlocked
+	var calls [][]pendingItem
+	for _, ch := range packed {
+		calls = append(calls, ch.items)
+	}
+	req.onSend = e.sendHook(calls...)
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {
@@ -65,7 +70,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	}
 	halted := false
 	for _, ch := range packed {
-		out := &callOutcome{err: err, from: fromBatch}
+		out := &callOutcome{err: err, from: fromBatch, sent: req.sent}
 		if err == nil {
 			out = e.commandOutcome(answer, ch, history, &halted)
 		}

@@ -37,6 +37,15 @@ type request struct {
 	// successful answer (a command of a batch).
 	timeOf    func(*wire.Envelope) *ResponseTime
 	blockedOf func(*wire.Envelope) bool
+	// onSend, when set, is called right before each attempt is written,
+	// after every wait; an error keeps the attempt from being sent and
+	// ends the request (see WithOnSend).
+	onSend func() error
+	// attempts, when positive, caps the attempts below the retry policy's.
+	attempts int
+	// sent is when the last attempt was handed to the transport (zero:
+	// never), for the import engine to tell how long it may still run.
+	sent time.Time
 }
 
 // newRequest checks the method name and encodes params.
@@ -90,7 +99,7 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 		// This attempt got past authentication: a token that expires later
 		// in a long retry sequence may be refreshed again.
 		refreshes = 0
-		if attempt >= c.retry.MaxAttempts {
+		if attempt >= c.retry.MaxAttempts || req.attempts > 0 && attempt >= req.attempts {
 			return nil, &gaveUpError{method: req.method, attempts: attempt, last: err}
 		}
 		wait := c.retry.backoff(attempt)
@@ -145,9 +154,15 @@ func (c *Client) exchange(ctx, flight context.Context, req *request, attempt int
 	if token != "" {
 		payload = withAuth(req.body, token)
 	}
+	if req.onSend != nil {
+		if err := req.onSend(); err != nil {
+			return nil, "", &sendHookError{err: err}
+		}
+	}
 	actx, cancel := context.WithTimeout(flight, c.retry.AttemptTimeout)
 	defer cancel()
 	start := time.Now()
+	req.sent = start
 	resp, wrote, err := c.transport.Post(actx, reqURL, payload)
 	elapsed := time.Since(start)
 	if err != nil {
@@ -176,7 +191,8 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 		apiErr := &APIError{StatusCode: resp.Status, Code: "INVALID_RESPONSE", Method: req.method,
 			Description: "the answer is not a JSON object"}
 		if resp.Status >= 500 || resp.Status < 300 {
-			return nil, nil, false, &OutcomeUnknownError{Method: req.method, Err: apiErr}
+			// A proxy's page or a cut answer: the portal may still be at it.
+			return nil, nil, false, &OutcomeUnknownError{Method: req.method, Err: apiErr, unanswered: true}
 		}
 		return nil, nil, false, apiErr
 	}
@@ -228,7 +244,7 @@ func transportFailure(ctx, flight context.Context, method string, wrote bool, er
 			continue
 		}
 		if wrote {
-			return &OutcomeUnknownError{Method: method, Err: cx.Err()}
+			return &OutcomeUnknownError{Method: method, Err: cx.Err(), unanswered: true}
 		}
 		return fmt.Errorf("b24: %s: %w", method, cx.Err())
 	}
@@ -240,7 +256,7 @@ func transportFailure(ctx, flight context.Context, method string, wrote bool, er
 	if !wrote || transport.IsDialError(err) {
 		return &notDeliveredError{method: method, err: err}
 	}
-	return &OutcomeUnknownError{Method: method, Err: err}
+	return &OutcomeUnknownError{Method: method, Err: err, unanswered: true}
 }
 
 // errorCode returns a short, secret-free reason for logs.

@@ -1,6 +1,7 @@
 package b24_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -106,14 +107,39 @@ type answerEdit func(method string, status int, body []byte) (int, []byte)
 
 // tamperedClient puts a proxy that passes every answer of srv through edit
 // in front of srv (started with WithWebhookSecret(proxySecret)) and returns
-// a fast client for the proxy.
+// a fast client for the proxy. Like the fake itself, the proxy ends its
+// work on a call before it answers.
 func tamperedClient(t *testing.T, srv *b24test.Server, edit answerEdit, opts ...b24.Option) *b24.Client {
 	t.Helper()
+	return proxyClient(t, srv, nil, edit, append([]b24.Option{b24.WithMaxExecutionTime(0)}, opts...)...)
+}
+
+// slowClient puts a proxy in front of srv that calls work(method) before
+// it hands each request to the portal, which then executes it: a portal
+// that works on after the client gave up on an answer. The client keeps
+// the default execution bound unless opts set one.
+func slowClient(t *testing.T, srv *b24test.Server, work func(method string), opts ...b24.Option) *b24.Client {
+	t.Helper()
+	return proxyClient(t, srv, work, nil, opts...)
+}
+
+// proxyClient is a fast client for a proxy in front of srv that calls
+// before (if set) ahead of each request and edit (if set) on each answer.
+func proxyClient(t *testing.T, srv *b24test.Server, before func(method string), edit answerEdit, opts ...b24.Option) *b24.Client {
+	t.Helper()
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, r)
 		method := strings.TrimSuffix(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], ".json")
-		status, body := edit(method, rec.Code, rec.Body.Bytes())
+		if before != nil {
+			before(method)
+		}
+		rec := httptest.NewRecorder()
+		// The portal executes what reached it, whether the client still
+		// waits or not.
+		srv.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+		status, body := rec.Code, rec.Body.Bytes()
+		if edit != nil {
+			status, body = edit(method, status, body)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
