@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -113,4 +116,101 @@ func TestHostileEchoedSecretsStayOut(t *testing.T) {
 	for name, text := range map[string]string{"journal": string(j), "report": string(r), "output": res.stdout + res.stderr} {
 		assert.Zero(t, strings.Count(text, proxySecret), "the secret is in the %s", name)
 	}
+}
+
+// journalInFlight writes the journal of a run of input (deals) that died
+// with the rows on lines sent and no answer recorded.
+func journalInFlight(t *testing.T, input, journal string, lines []int) {
+	t.Helper()
+	fp, err := hashFile(input)
+	require.NoError(t, err)
+	j, err := openJournal(journal, nil, journalHeader{Journal: journalVersion, Input: input, fingerprint: fp, Entity: int(b24.EntityDeal)})
+	require.NoError(t, err)
+	require.NoError(t, j.markSent(lines))
+	require.NoError(t, j.close())
+}
+
+// listAnswer is a crm.item.list answer holding items.
+func listAnswer(items []map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"result": map[string]any{"items": items}, "total": len(items)})
+	return b
+}
+
+// TestHostileResumeLookupOfAPortalThatMatchesLoosely: the portal answers
+// the resume's lookup with keys in other cases, with trailing spaces and
+// keys nobody asked for (its collation matches that way): the resume
+// neither panics nor mistakes them, finds the rows that exist and sends
+// only the others.
+func TestHostileResumeLookupOfAPortalThatMatchesLoosely(t *testing.T) {
+	t.Parallel()
+	srv, webhook := proxied(t, func(method string, _ []byte, status int, body []byte) (int, []byte) {
+		if method != "crm.item.list" {
+			return status, body
+		}
+		var env map[string]any
+		if json.Unmarshal(body, &env) != nil {
+			return status, body
+		}
+		items, _ := env["result"].(map[string]any)["items"].([]any)
+		var out []map[string]any
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			m["originatorId"] = strings.ToUpper(fmt.Sprint(m["originatorId"])) + "  "
+			out = append(out, m)
+		}
+		out = append(out, map[string]any{"id": 99999, "originatorId": "E2E", "originId": "not-asked"},
+			map[string]any{"id": 99998, "originatorId": "someone-else", "originId": "3"})
+		return status, listAnswer(out)
+	})
+	input := writeDeals(t, 30, true)
+	journal, _ := runPaths(t)
+	// The dead run sent lines 2..21 (rows 0..19); the portal saved rows 0..9.
+	var saved []b24.Item
+	for i := range 10 {
+		saved = append(saved, b24.Item{OriginatorID: "e2e", OriginID: fmt.Sprint(i), Title: fmt.Sprintf("Deal %d", i)})
+	}
+	_, err := srv.Client().CRMItem.BatchImport(t.Context(), b24.EntityDeal, saved)
+	require.NoError(t, err)
+	var sent []int
+	for l := 2; l <= 21; l++ {
+		sent = append(sent, l)
+	}
+	journalInFlight(t, input, journal, sent)
+
+	res := runCLI(t, webhook, dealArgs(input, "-journal", journal)...)
+	require.Equal(t, exitOK, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	assert.NotContains(t, res.stderr, "panic")
+	assert.Contains(t, res.stderr, "20 rows in doubt: 20 have dedup keys, 10 of those were found in the portal")
+	for title, n := range titles(srv) {
+		assert.Equal(t, 1, n, "%s stored %d times", title, n)
+	}
+	assert.Equal(t, 30, srv.ItemCount(b24.EntityDeal))
+}
+
+// TestHostileResumeLookupOfAPortalThatIgnoresPaging: a portal that answers
+// every lookup with the same full page (it ignores start and the id
+// filter) ends the resume with a clear error after a few requests, instead
+// of paging for ever; nothing is sent.
+func TestHostileResumeLookupOfAPortalThatIgnoresPaging(t *testing.T) {
+	t.Parallel()
+	var lists atomic.Int64
+	page := make([]map[string]any, 50)
+	for i := range page {
+		page[i] = map[string]any{"id": i + 1, "originatorId": "other", "originId": fmt.Sprint(i)}
+	}
+	srv, webhook := proxied(t, func(method string, _ []byte, status int, body []byte) (int, []byte) {
+		if method != "crm.item.list" {
+			return status, body
+		}
+		lists.Add(1)
+		return 200, listAnswer(page)
+	})
+	input := writeDeals(t, 30, true)
+	journal, _ := runPaths(t)
+	journalInFlight(t, input, journal, []int{2, 3, 4, 5})
+	res := runCLI(t, webhook, dealArgs(input, "-journal", journal)...)
+	assert.Equal(t, exitFatal, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "checking the rows the last run left in flight")
+	assert.LessOrEqual(t, lists.Load(), int64(2+2*4), "bounded by the keys asked")
+	assert.Zero(t, srv.ItemCount(b24.EntityDeal), "nothing is sent while rows are in doubt")
 }
