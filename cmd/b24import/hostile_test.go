@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/b24test"
+	"github.com/b24kit/b24/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,13 +38,27 @@ type answerEdit func(method string, req []byte, status int, body []byte) (int, [
 // returns the portal and the proxy's webhook URL.
 func proxied(t *testing.T, edit answerEdit, opts ...b24test.Option) (*b24test.Server, string) {
 	t.Helper()
+	return proxiedWith(t, nil, edit, opts...)
+}
+
+// proxiedWith is proxied with a step that sees each request (method and
+// body) before the portal does and may hold it there; the portal then
+// executes it whether the command still waits or not.
+func proxiedWith(t *testing.T, before func(method string, req []byte), edit answerEdit, opts ...b24test.Option) (*b24test.Server, string) {
+	t.Helper()
 	srv := fakePortal(t, append(opts, b24test.WithWebhookSecret(proxySecret))...)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := record(r)
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, r)
 		method := strings.TrimSuffix(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], ".json")
-		status, body := edit(method, req, rec.Code, rec.Body.Bytes())
+		if before != nil {
+			before(method, req)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+		status, body := rec.Code, rec.Body.Bytes()
+		if edit != nil {
+			status, body = edit(method, req, status, body)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
@@ -213,4 +231,69 @@ func TestHostileResumeLookupOfAPortalThatIgnoresPaging(t *testing.T) {
 	assert.Contains(t, res.stderr, "checking the rows the last run left in flight")
 	assert.LessOrEqual(t, lists.Load(), int64(2+2*4), "bounded by the keys asked")
 	assert.Zero(t, srv.ItemCount(b24.EntityDeal), "nothing is sent while rows are in doubt")
+}
+
+// TestHostileResumeWaitsFromTheLastSend: the dead run's last call waited
+// seconds in the rate limiter after its rows were journaled, went out,
+// and the portal was still saving it when the run was killed. The resume
+// must wait from the moment the call went out, not from the journal's
+// last write before it: looked up at once, the rows would be missing and
+// sent a second time.
+func TestHostileResumeWaitsFromTheLastSend(t *testing.T) {
+	t.Parallel()
+	var imports atomic.Int32
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var looked atomic.Bool
+	lookedUp := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	srv, webhook := proxiedWith(t, func(method string, _ []byte) {
+		if method == "crm.item.batchImport" && imports.Add(1) == 2 {
+			close(arrived)
+			<-release // the portal is still at work on the dead run's call
+		}
+	}, func(method string, _ []byte, status int, body []byte) (int, []byte) {
+		if method == "crm.item.list" && looked.CompareAndSwap(false, true) {
+			close(lookedUp)
+		}
+		return status, body
+	})
+	input := writeDeals(t, 40, true)
+	journal, _ := runPaths(t)
+	// One request per 4 s: the second call waits in the limiter long after
+	// its rows were journaled.
+	dead, _, _ := command(webhook, dealArgs(input, "-concurrency", "1", "-rate", "0.25", "-burst", "1", "-journal", journal)...)
+	require.NoError(t, dead.Start())
+	<-arrived
+	require.NoError(t, dead.Process.Signal(syscall.SIGKILL))
+	_ = dead.Wait()
+
+	resume, stdout, _ := command(webhook, dealArgs(input, "-settle-wait", "3s", "-rate", "100", "-burst", "10", "-journal", journal)...)
+	stderr := &testutil.SyncBuffer{}
+	resume.Stderr = stderr
+	require.NoError(t, resume.Start())
+	done := make(chan error, 1)
+	go func() { done <- resume.Wait() }()
+	deadline := time.After(30 * time.Second)
+wait:
+	for !strings.Contains(stderr.String(), "waiting") {
+		select {
+		case <-lookedUp: // looked up without waiting
+			break wait
+		case <-deadline:
+			t.Fatalf("the resume neither waited nor looked up: %s", stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release) // the portal finishes the dead run's call
+	require.NoError(t, <-done, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	for title, n := range titles(srv) {
+		assert.Equal(t, 1, n, "%s stored %d times", title, n)
+	}
+	assert.Equal(t, 40, srv.ItemCount(b24.EntityDeal))
 }

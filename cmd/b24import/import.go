@@ -283,6 +283,17 @@ func (l *lineMap) put(i, line int) {
 	l.mu.Unlock()
 }
 
+// lines returns the input lines of the items at indexes.
+func (l *lineMap) lines(indexes []int) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]int, len(indexes))
+	for k, i := range indexes {
+		out[k] = l.m[i]
+	}
+	return out
+}
+
 func (l *lineMap) take(i int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -361,6 +372,13 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 			boundaries = append(boundaries, p.Done)
 			bmu.Unlock()
 		}),
+	}
+	if imp.jrnl != nil {
+		// The journal learns when each request really goes out, so that a
+		// resume waits for the portal from that moment (waitForLastRun).
+		opts = append(opts, b24.WithOnSend(func(rows []int) error {
+			return imp.jrnl.markWent(lines.lines(rows), time.Now())
+		}))
 	}
 	if imp.info.originalUF {
 		opts = append(opts, b24.WithOriginalUFNames())

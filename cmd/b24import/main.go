@@ -96,7 +96,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
 	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
 	fs.DurationVar(&cfg.settleWait, "settle-wait", envDuration(getenv("B24_SETTLE_WAIT"), defaultSettleWait),
-		"on resume, how long after the last run's last write to wait before looking up the rows it left in flight ($B24_SETTLE_WAIT; 0 = do not wait)")
+		"how long the portal may still be executing a call after it went out: a resume waits that long after the last run's last call before looking up the rows it left in flight, and a call whose answer is lost is looked up no sooner ($B24_SETTLE_WAIT; 0 = do not wait)")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "read, coerce and validate every row; send nothing")
 	fs.BoolVar(&cfg.demo, "demo", false, "import a bundled sample into an embedded fake portal; needs no configuration")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
@@ -182,6 +182,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.packing < 0 || cfg.packing > 50 {
 		return nil, &usageError{"-packing must be within 0..50"}
 	}
+	if cfg.settleWait < 0 {
+		return nil, &usageError{"-settle-wait must not be negative"}
+	}
 	if cfg.maxResponse < 1 || cfg.maxResponse > 4096 {
 		return nil, &usageError{"-max-response must be within 1..4096 (MiB)"}
 	}
@@ -262,6 +265,9 @@ func newClient(cfg *config, logger *slog.Logger, extra ...b24.Option) (*b24.Clie
 	if cfg.maxResponse > 0 {
 		opts = append(opts, b24.WithMaxResponseSize(cfg.maxResponse<<20))
 	}
+	// How long the portal may still run a call whose answer was lost: the
+	// same bound as the resume's wait after a crash.
+	opts = append(opts, b24.WithMaxExecutionTime(min(cfg.settleWait, 24*time.Hour)))
 	if cfg.verbose {
 		opts = append(opts, b24.WithLogger(logger))
 	}
