@@ -135,8 +135,16 @@ func readJournal(path string) (*journalState, error) {
 	return parseJournal(f, path)
 }
 
+// journalMagic is how every journal starts, torn header included.
+var journalMagic = []byte(`{"journal":"` + journalVersion + `"`)
+
 func parseJournal(r io.Reader, path string) (*journalState, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	// Only a file that starts like a journal (or like the torn beginning
+	// of one) is treated as one: anything else is refused, not overwritten.
+	if head, _ := br.Peek(len(journalMagic)); len(head) > 0 && !bytes.HasPrefix(journalMagic, head) {
+		return nil, fmt.Errorf("%s: %w: it does not start like one; refusing to overwrite it: give -journal a new path, or the journal of this import", path, errNotAJournal)
+	}
 	st := &journalState{results: map[int]outcome{}, inFlight: map[int]bool{}}
 	var pos int64
 	for n := 1; ; n++ {
@@ -153,7 +161,7 @@ func parseJournal(r io.Reader, path string) (*journalState, error) {
 		body := bytes.TrimSpace(line)
 		if n == 1 {
 			if err := json.Unmarshal(body, &st.header); err != nil || st.header.Journal != journalVersion {
-				return nil, fmt.Errorf("%s:1: not a b24import journal", path)
+				return nil, fmt.Errorf("%s:1: %w (or of another version); refusing to overwrite it: give -journal a new path", path, errNotAJournal)
 			}
 			pos += int64(len(line))
 			st.good = pos

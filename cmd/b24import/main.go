@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -197,20 +196,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.file == "-" && cfg.journalPath != "" {
 		return nil, &usageError{"-journal needs a file, not standard input: a resumed run must read the same rows again"}
 	}
-	if cfg.journalPath != "" && cfg.reportPath != "" && sameFile(cfg.journalPath, cfg.reportPath) ||
-		cfg.file != "-" && (sameFile(cfg.file, cfg.journalPath) || sameFile(cfg.file, cfg.reportPath)) {
-		return nil, &usageError{"the input, -journal and -report must be different files"}
+	if err := distinctFiles(namedPath{"the input", cfg.file}, namedPath{"-journal", cfg.journalPath}, namedPath{"-report", cfg.reportPath}); err != nil {
+		return nil, &usageError{err.Error()}
 	}
 	return cfg, nil
-}
-
-func sameFile(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 )
@@ -13,15 +12,18 @@ import (
 // description. Rows appear in the order their outcome became known; rows
 // settled by an earlier run (from the journal) come first.
 type report struct {
-	f    *os.File
+	f    *atomicFile
 	w    *csv.Writer
 	path string
 }
 
 // createReport opens the report before anything is sent, so that a path
-// that cannot be written stops the run early.
+// that cannot be written stops the run early. It is written under a
+// temporary name and renamed into place when the run ends: a previous
+// report stays whole until then, and a link at path is replaced, never
+// written through.
 func createReport(path string) (*report, error) {
-	f, err := os.Create(path)
+	f, err := createAtomic(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -41,7 +43,7 @@ func (r *report) add(line int, o outcome) {
 func (r *report) close() error {
 	r.w.Flush()
 	err := r.w.Error()
-	if cerr := r.f.Close(); err == nil {
+	if cerr := r.f.commit(); err == nil {
 		err = cerr
 	}
 	if err != nil {
