@@ -143,7 +143,7 @@ func parseJournal(r io.Reader, path string) (*journalState, error) {
 	// Only a file that starts like a journal (or like the torn beginning
 	// of one) is treated as one: anything else is refused, not overwritten.
 	if head, _ := br.Peek(len(journalMagic)); len(head) > 0 && !bytes.HasPrefix(journalMagic, head) {
-		return nil, fmt.Errorf("%s: %w: it does not start like one; refusing to overwrite it: give -journal a new path, or the journal of this import", path, errNotAJournal)
+		return nil, fmt.Errorf("%s:1: %w: it does not start like one; refusing to overwrite it: give -journal a new path, or the journal of this import", path, errNotAJournal)
 	}
 	st := &journalState{results: map[int]outcome{}, inFlight: map[int]bool{}}
 	var pos int64
