@@ -297,3 +297,35 @@ wait:
 	}
 	assert.Equal(t, 40, srv.ItemCount(b24.EntityDeal))
 }
+
+// TestHostileJournalCutToItsHeader: a journal that lost everything but its
+// header (a restored backup, a disk that lost its tail) lists none of the
+// rows the earlier run imported; the keyed ones are looked up before they
+// are sent, so a second run creates nothing, at about one lookup request
+// per 50 rows.
+func TestHostileJournalCutToItsHeader(t *testing.T) {
+	t.Parallel()
+	srv := fakePortal(t)
+	input := writeDeals(t, 200, true, 7)
+	journal, report := runPaths(t)
+	res := runCLI(t, srv.WebhookURL(), dealArgs(input, "-journal", journal)...)
+	require.Equal(t, exitIncomplete, res.code, res.stderr)
+	require.Equal(t, 199, srv.ItemCount(b24.EntityDeal))
+
+	b, err := os.ReadFile(journal)
+	require.NoError(t, err)
+	header, _, _ := bytes.Cut(b, []byte("\n"))
+	require.NoError(t, os.WriteFile(journal, append(header, '\n'), 0o644))
+	before := srv.Stats().Requests
+	res = runCLI(t, srv.WebhookURL(), dealArgs(input, "-journal", journal, "-report", report)...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "imported 199, rejected 1, unknown 0, not sent 0")
+	assert.Equal(t, 199, srv.ItemCount(b24.EntityDeal), "nothing was imported twice")
+	for title, n := range titles(srv) {
+		assert.Equal(t, 1, n, "%s stored %d times", title, n)
+	}
+	assert.LessOrEqual(t, srv.Stats().Requests-before, 200/50+1, "one lookup per 50 rows, nothing sent")
+	rep := readReport(t, report)
+	assert.Equal(t, "imported", rep["2"][1])
+	assert.NotEmpty(t, rep["2"][2], "with the id it has in the portal")
+}

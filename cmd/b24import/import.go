@@ -308,12 +308,13 @@ func (l *lineMap) take(i int) int {
 func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap) iter.Seq[b24.Item] {
 	return func(yield func(b24.Item) bool) {
 		index := 0
-		block := make([]row, 0, blockSize)
-		marks := make([]int, 0, blockSize)
+		size := imp.sendBlock()
+		block := make([]row, 0, size)
+		marks := make([]int, 0, size)
 		for ctx.Err() == nil && imp.fatalErr() == nil {
 			block, marks = block[:0], marks[:0]
 			eof := false
-			for len(block) < blockSize {
+			for len(block) < size {
 				rw, err := src.next()
 				if errors.Is(err, io.EOF) {
 					eof = true
@@ -326,8 +327,17 @@ func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap)
 				}
 				if imp.decide(rw) {
 					block = append(block, rw)
-					marks = append(marks, rw.line)
 				}
+			}
+			var err error
+			if block, err = imp.skipExisting(ctx, block); err != nil {
+				if ctx.Err() == nil {
+					imp.setFatal(fmt.Errorf("looking up rows the journal does not list: %w", err))
+				}
+				return
+			}
+			for _, rw := range block {
+				marks = append(marks, rw.line)
 			}
 			if len(block) > 0 && imp.jrnl != nil {
 				if err := imp.jrnl.markSent(marks); err != nil {
