@@ -168,7 +168,11 @@ func (imp *importer) run(ctx context.Context) int {
 		}
 	}
 	imp.tally.start = start
-	imp.prog = newProgress(imp.stderr, imp.terminal, cfg.quiet, total, cfg.progressTick)
+	bar := imp.stderr
+	if t, ok := bar.(termSafe); ok && imp.terminal {
+		bar = t.w // the bar draws with control characters of its own
+	}
+	imp.prog = newProgress(bar, imp.terminal, cfg.quiet, total, cfg.progressTick)
 	imp.importRows(ctx, src)
 	imp.prog.finish()
 	return imp.finish(ctx, total, time.Since(start))

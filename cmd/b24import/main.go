@@ -91,7 +91,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&format, "format", "", "input format: csv or jsonl (default: from the file name, else sniffed)")
 	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" "|" or "tab" (default: detected from the header)`)
 	fs.StringVar(&cfg.journalPath, "journal", "", "journal `file`: records every row's outcome; re-run the same command to resume")
-	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
+	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`; a cell that starts with = + - @, a tab or a carriage return gets a leading ' so spreadsheets do not run it as a formula")
 	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
 	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
 	fs.DurationVar(&cfg.settleWait, "settle-wait", envDuration(getenv("B24_SETTLE_WAIT"), defaultSettleWait),
@@ -213,6 +213,9 @@ func firstNonEmpty(vals ...string) string {
 
 // run is the whole command; it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	// Everything printed passes through printable but the progress bar,
+	// which draws with control characters of its own.
+	stdout, stderr = termSafe{stdout}, termSafe{stderr}
 	cfg, err := parseFlags(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -244,6 +247,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func isStderrTerminal(w io.Writer) bool {
+	if t, ok := w.(termSafe); ok {
+		w = t.w
+	}
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
 }

@@ -37,7 +37,7 @@ func (r *report) add(line int, o outcome) {
 	if o.id > 0 {
 		id = strconv.FormatInt(o.id, 10)
 	}
-	r.w.Write([]string{strconv.Itoa(line), o.status, id, o.code, o.desc})
+	r.w.Write([]string{strconv.Itoa(line), o.status, id, spreadsheetCell(o.code), spreadsheetCell(o.desc)})
 }
 
 func (r *report) close() error {
