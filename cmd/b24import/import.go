@@ -125,9 +125,7 @@ func (imp *importer) run(ctx context.Context) int {
 	defer closer.Close()
 	imp.info = info
 	info.originalUF = info.originalUF || cfg.originalUF
-	for _, w := range info.warnings {
-		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
-	}
+	printWarnings(imp.stderr, displayName(cfg.file), info.warnings)
 	if total == 0 {
 		fmt.Fprintf(imp.stderr, "b24import: warning: %s has no data rows\n", displayName(cfg.file))
 	}
