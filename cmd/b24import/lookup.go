@@ -127,10 +127,11 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 	}
 	n := 0
 	for key, id := range found {
-		if imp.keyClash[key] {
+		lines := byKey[key] // found holds asked keys only; never index blindly
+		if imp.keyClash[key] || len(lines) == 0 {
 			continue
 		}
-		line := byKey[key][0]
+		line := lines[0]
 		o := outcome{status: stImported, id: id, desc: "found by its dedup key after an interrupted run"}
 		if err := imp.jrnl.record(line, o); err != nil {
 			return err
