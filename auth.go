@@ -472,11 +472,12 @@ func (o *OAuth) rotate(ctx context.Context, te *tokenEndpoint, refreshToken stri
 	var tr tokenResponse
 	jsonErr := json.Unmarshal(body, &tr)
 	if tr.Error != "" || status >= 400 {
-		code := string(tr.Error)
+		secrets := []string{o.secret, refreshToken}
+		code := portalText(string(tr.Error), maxCodeLen, secrets)
 		if code == "" {
 			code = "http_error"
 		}
-		return Token{}, &TokenError{StatusCode: status, Code: code, Description: redactSecrets(tr.ErrorDescription, o.secret, refreshToken)}
+		return Token{}, &TokenError{StatusCode: status, Code: code, Description: portalText(tr.ErrorDescription, maxDescriptionLen, secrets)}
 	}
 	if jsonErr != nil || tr.AccessToken == "" || tr.RefreshToken == "" {
 		return Token{}, &TokenError{StatusCode: status, Code: "invalid_response", Description: "token endpoint answered without a token pair"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -109,6 +110,7 @@ type importConfig struct {
 	originalUFNames bool
 	total           int
 	now             func() time.Time
+	onSend          func(rows []int) error
 }
 
 // WithConcurrency sets how many calls may be in flight at once (default
@@ -142,6 +144,25 @@ func WithChunkSize(n int) ImportOption {
 func WithProgress(fn func(Progress)) ImportOption {
 	return func(c *importConfig) error {
 		c.progress = fn
+		return nil
+	}
+}
+
+// WithOnSend calls fn each time a request carrying rows of the import is
+// about to be written to the connection: after every wait (the rate
+// limiter, the operating budget, a token refresh), once per attempt, with
+// the input indexes of the rows it carries (for a packed request, the
+// rows of all its calls). The request waits until fn returns, so a caller
+// that records the moment durably before returning knows after a crash
+// when its last request can have left: no row went out later than its
+// last record (b24import times its resume by it). If fn fails, the
+// request is not sent: its rows end [ItemNotSent] and the import stops
+// with an error that matches [ErrImportStopped] and wraps fn's. fn may be
+// called from several goroutines at once and must not modify rows.
+// Without it nothing is recorded and nothing is spent.
+func WithOnSend(fn func(rows []int) error) ImportOption {
+	return func(c *importConfig) error {
+		c.onSend = fn
 		return nil
 	}
 }
@@ -200,7 +221,18 @@ func WithPacking(n int) ImportOption {
 // unknown (timeout, dropped connection, 5xx, a partial save) the engine
 // looks those keys up with crm.item.list, marks the rows that exist as
 // imported with their real IDs and resends only the missing ones. Without
-// keys such rows end [ItemUnknown]; nothing is ever resent blindly.
+// keys such rows end [ItemUnknown]; nothing is ever resent blindly. A call
+// whose answer never came (a timeout, a dropped connection) may still be
+// running on the portal: its rows are looked up only once
+// [WithMaxExecutionTime] has passed since it was sent.
+//
+// Cancelling ctx stops the sending at once; the import then ends within
+// twice the attempt timeout ([RetryPolicy].AttemptTimeout, 75 s by
+// default): the calls under way get one attempt timeout to finish, the
+// lookups that settle the calls whose answer was lost get one attempt each
+// within a second one, and a call that may still be running is not looked
+// up at all. Rows left unsettled end [ItemUnknown] if they were sent,
+// [ItemNotSent] if not.
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTypeID, items []Item, opts ...ImportOption) (*BatchImportResult, error) {
@@ -255,6 +287,13 @@ func summarize(res *BatchImportResult, cause error) error {
 	return &ImportError{Imported: imp, Rejected: rej, Unknown: unk, NotSent: ns, Err: cause}
 }
 
+// flightGrace is how long an import goes on after its ctx is cancelled:
+// one attempt timeout for the calls under way to end (the portal may
+// answer them), and one more for the lookups that settle the calls whose
+// answer was lost, each of which gets a single attempt. What is not
+// settled by then ends ItemUnknown (sent) or ItemNotSent (not sent).
+func flightGrace(p RetryPolicy) time.Duration { return 2 * p.AttemptTimeout }
+
 // ImportSeq is the streaming form of [CRMItemService.BatchImport]: it reads
 // items lazily and yields one result per item as calls complete (not in
 // input order; use ItemResult.Index). Memory stays bounded by the calls in
@@ -299,10 +338,20 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 		}
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
-		// flight outlives ctx by one attempt so a call that reached the portal
-		// is finished and accounted for; a consumer's break ends it too.
+		// flight outlives ctx so that a call that reached the portal is
+		// finished and accounted for, but only by the grace (see
+		// flightGrace); a consumer's break ends it at once.
 		flight, endFlight := context.WithCancel(context.WithoutCancel(ctx))
 		defer endFlight()
+		grace := flightGrace(s.client.retry)
+		var graceTimer atomic.Pointer[time.Timer]
+		stopGrace := context.AfterFunc(ctx, func() { graceTimer.Store(time.AfterFunc(grace, endFlight)) })
+		defer func() {
+			stopGrace()
+			if t := graceTimer.Load(); t != nil {
+				t.Stop()
+			}
+		}()
 		e := newEngine(s.client, entityTypeID, cfg, flight)
 		out := make(chan []ItemResult, cfg.concurrency+1)
 		go e.run(ctx, items, out)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/b24kit/b24/internal/dedup"
 	"github.com/b24kit/b24/internal/wire"
@@ -29,6 +30,7 @@ type callOutcome struct {
 	result json.RawMessage
 	err    error
 	from   origin
+	sent   time.Time // when its request was last written; zero: never
 }
 
 // importRows imports rows as plain calls until each has a result.
@@ -71,15 +73,16 @@ func (e *engine) call(ctx context.Context, rows []pendingItem) (out *callOutcome
 	if len(sent) == 0 {
 		return nil, nil, rejected
 	}
-	req := &request{method: methodBatchImport, body: body, flight: e.flight, budgetMethod: methodBatchImport, weight: 1, observe: e.observer()}
+	req := &request{method: methodBatchImport, body: body, flight: e.flight, budgetMethod: methodBatchImport, weight: 1,
+		observe: e.observer(), onSend: e.sendHook(sent)}
 	env, err := e.c.do(ctx, req)
 	if err != nil {
-		return &callOutcome{err: err, from: fromCall}, sent, rejected
+		return &callOutcome{err: err, from: fromCall, sent: req.sent}, sent, rejected
 	}
 	if env.Time != nil {
 		e.observeCost(env.Time.Processing, len(sent))
 	}
-	return &callOutcome{result: env.Result, from: fromCall}, sent, rejected
+	return &callOutcome{result: env.Result, from: fromCall, sent: req.sent}, sent, rejected
 }
 
 // apply settles rows by their call's outcome and returns the rows to send
@@ -102,7 +105,31 @@ func (e *engine) apply(ctx context.Context, rows []pendingItem, out *callOutcome
 		}
 		return append(results, rejectAll(rows, out.err)...), nil
 	}
-	return e.reconcile(ctx, rows, out.err, results, round)
+	var notBefore time.Time
+	if mayStillRun(out.err) && !out.sent.IsZero() {
+		notBefore = out.sent.Add(e.c.maxExec)
+	}
+	return e.reconcile(ctx, rows, out.err, results, round, notBefore)
+}
+
+// sendHook is the request's onSend for a call of rows when the import
+// has a WithOnSend function, else nil: without one nothing is built.
+func (e *engine) sendHook(calls ...[]pendingItem) func() error {
+	fn := e.cfg.onSend
+	if fn == nil {
+		return nil
+	}
+	n := 0
+	for _, rows := range calls {
+		n += len(rows)
+	}
+	indexes := make([]int, 0, n)
+	for _, rows := range calls {
+		for _, p := range rows {
+			indexes = append(indexes, p.index)
+		}
+	}
+	return func() error { return fn(indexes) }
 }
 
 // rejectAll rejects every row with the error that refused their call.
@@ -126,24 +153,30 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 	answers, err := wire.DecodeImportAnswers(result, len(rows))
 	if err != nil {
 		cause := &OutcomeUnknownError{Method: methodBatchImport, Err: fmt.Errorf("b24: unreadable answer: %w", err)}
-		return e.reconcile(ctx, rows, cause, results, round)
+		return e.reconcile(ctx, rows, cause, results, round, time.Time{})
 	}
 	var (
 		unanswered []pendingItem
 		verify     []pendingItem
 		verifyErr  = map[int]*ItemError{}
 	)
+	shared := sharedIDs(answers)
+	var secrets []string // of the credentials, fetched for the first item error
 	for i, p := range rows {
 		a := answers[i]
 		switch {
 		case a == nil || (a.Item == nil && a.Error == ""):
 			unanswered = append(unanswered, p)
-		case a.Error == "" && a.Item.ID > 0:
+		case a.Error == "" && a.Item.ID > 0 && !shared[a.Item.ID]:
 			results = append(results, ItemResult{Index: p.index, Status: ItemImported, ID: int64(a.Item.ID)})
 		case a.Error == "":
-			unanswered = append(unanswered, p) // an item answer without an id
+			unanswered = append(unanswered, p) // an item answer without a believable id
 		default:
-			ie := &ItemError{Index: p.index, Code: string(a.Error), Description: string(a.ErrorDescription)}
+			if secrets == nil {
+				secrets = e.c.creds.secrets()
+			}
+			ie := &ItemError{Index: p.index, Code: portalText(string(a.Error), maxCodeLen, secrets),
+				Description: portalText(string(a.ErrorDescription), maxDescriptionLen, secrets)}
 			if p.keyed && classOf(ie) == classUnknown {
 				verify = append(verify, p)
 				verifyErr[p.index] = ie
@@ -153,7 +186,7 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 		}
 	}
 	if len(verify) > 0 {
-		found, _, lerr := e.lookup(verify)
+		found, _, lerr := e.lookup(ctx, verify)
 		for _, p := range verify {
 			if id, ok := found[p.index]; ok && lerr == nil {
 				results = append(results, ItemResult{Index: p.index, Status: ItemImported, ID: id})
@@ -166,13 +199,46 @@ func (e *engine) mapAnswer(ctx context.Context, rows []pendingItem, result json.
 		return results, nil
 	}
 	cause := &OutcomeUnknownError{Method: methodBatchImport, Err: errors.New("b24: the answer has no result for some rows")}
-	return e.reconcile(ctx, unanswered, cause, results, round)
+	return e.reconcile(ctx, unanswered, cause, results, round, time.Time{})
+}
+
+// sharedIDs returns the ids that several item answers of one call name:
+// each row creates its own item, so such an answer cannot be believed for
+// any of them. A call has at most MaxBatchImportSize answers, so comparing
+// each pair costs less than a map.
+func sharedIDs(answers []*wire.ImportAnswer) map[wire.FlexInt]bool {
+	id := func(a *wire.ImportAnswer) wire.FlexInt {
+		if a == nil || a.Item == nil || a.Error != "" {
+			return 0
+		}
+		return a.Item.ID
+	}
+	var shared map[wire.FlexInt]bool
+	for i, a := range answers {
+		x := id(a)
+		if x <= 0 {
+			continue
+		}
+		for _, b := range answers[i+1:] {
+			if id(b) == x {
+				if shared == nil {
+					shared = map[wire.FlexInt]bool{}
+				}
+				shared[x] = true
+				break
+			}
+		}
+	}
+	return shared
 }
 
 // reconcile settles the rows of a call whose outcome is unknown: rows with
 // a dedup key are looked up (found: imported; missing: returned to be sent
-// again), rows without one end unknown.
-func (e *engine) reconcile(ctx context.Context, rows []pendingItem, cause error, results []ItemResult, round int) ([]ItemResult, []pendingItem) {
+// again), rows without one end unknown. A call that may still be running
+// on the portal is not looked up before notBefore (zero: it is not
+// running), so that no row it has yet to save is found missing; an import
+// cancelled before then leaves its rows unknown.
+func (e *engine) reconcile(ctx context.Context, rows []pendingItem, cause error, results []ItemResult, round int, notBefore time.Time) ([]ItemResult, []pendingItem) {
 	if !errors.Is(cause, ErrOutcomeUnknown) {
 		cause = &OutcomeUnknownError{Method: methodBatchImport, Err: cause}
 	}
@@ -190,7 +256,14 @@ func (e *engine) reconcile(ctx context.Context, rows []pendingItem, cause error,
 	if round >= maxReconcileRounds {
 		return appendUnknown(results, keyed, fmt.Errorf("b24: still unsettled after %d rounds: %w", round+1, cause)), nil
 	}
-	found, ambiguous, err := e.lookup(keyed)
+	if wait := time.Until(notBefore); wait > 0 {
+		e.c.log.DebugContext(ctx, "b24: waiting until a call without an answer cannot be running any more before looking its rows up",
+			"rows", len(keyed), "wait", wait.Round(time.Millisecond))
+		if err := e.c.sleep(ctx, wait); err != nil {
+			return appendUnknown(results, keyed, fmt.Errorf("b24: stopped while the call may still be running on the portal (%w): %w", err, cause)), nil
+		}
+	}
+	found, ambiguous, err := e.lookup(ctx, keyed)
 	if err != nil {
 		return appendUnknown(results, keyed, errors.Join(cause, err)), nil
 	}
@@ -226,10 +299,11 @@ func appendUnknown(results []ItemResult, rows []pendingItem, cause error) []Item
 
 // lookup finds the rows that exist in the portal by their dedup keys, on
 // the flight context (an answer already received is settled even after a
-// cancel). found maps input index to item id; ambiguous marks rows that
-// share a key with another row of the lookup, which no lookup can tell
-// apart.
-func (e *engine) lookup(rows []pendingItem) (found map[int]int64, ambiguous map[int]bool, err error) {
+// cancel; each of its requests then gets one attempt, so the flight's
+// grace bounds them). found maps input index to item id; ambiguous marks
+// rows that share a key with another row of the lookup, which no lookup
+// can tell apart.
+func (e *engine) lookup(ctx context.Context, rows []pendingItem) (found map[int]int64, ambiguous map[int]bool, err error) {
 	byKey := make(map[dedup.Key][]int, len(rows))
 	keys := make([]dedup.Key, 0, len(rows))
 	for _, p := range rows {
@@ -239,7 +313,10 @@ func (e *engine) lookup(rows []pendingItem) (found map[int]int64, ambiguous map[
 		}
 		byKey[k] = append(byKey[k], p.index)
 	}
-	ids, err := dedup.Lookup(e.flight, e.list, int(e.et), keys)
+	list := func(fctx context.Context, params map[string]any) (json.RawMessage, error) {
+		return e.list(fctx, params, ctx.Err() != nil)
+	}
+	ids, err := dedup.Lookup(e.flight, list, int(e.et), keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -258,13 +335,17 @@ func (e *engine) lookup(rows []pendingItem) (found map[int]int64, ambiguous map[
 	return found, ambiguous, nil
 }
 
-// list runs one crm.item.list request for the lookup.
-func (e *engine) list(ctx context.Context, params map[string]any) (json.RawMessage, error) {
+// list runs one crm.item.list request for the lookup; once means one
+// attempt only (the import was cancelled).
+func (e *engine) list(ctx context.Context, params map[string]any, once bool) (json.RawMessage, error) {
 	req, err := newRequest("crm.item.list", params)
 	if err != nil {
 		return nil, err
 	}
 	req.observe = e.observer()
+	if once {
+		req.attempts = 1
+	}
 	env, err := e.c.do(ctx, req)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,11 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	var dec batchDecoder // one decoding per answer for the budget and the rows
 	req.timeOf, req.blockedOf = dec.time, dec.blocked
 	req.observe = e.observer()
+	var calls [][]pendingItem
+	for _, ch := range packed {
+		calls = append(calls, ch.items)
+	}
+	req.onSend = e.sendHook(calls...)
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {
@@ -65,7 +70,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	}
 	halted := false
 	for _, ch := range packed {
-		out := &callOutcome{err: err, from: fromBatch}
+		out := &callOutcome{err: err, from: fromBatch, sent: req.sent}
 		if err == nil {
 			out = e.commandOutcome(answer, ch, history, &halted)
 		}
@@ -89,8 +94,9 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 	}
 	if ce, ok := a.ResultError[id]; ok {
 		*halted = *halted || history
-		return &callOutcome{from: fromCommand, err: &APIError{StatusCode: 200, Code: string(ce.Error),
-			Description: string(ce.ErrorDescription), Method: methodBatchImport}}
+		secrets := e.c.creds.secrets()
+		return &callOutcome{from: fromCommand, err: &APIError{StatusCode: 200, Code: portalText(string(ce.Error), maxCodeLen, secrets),
+			Description: portalText(string(ce.ErrorDescription), maxDescriptionLen, secrets), Method: methodBatchImport}}
 	}
 	if *halted {
 		return &callOutcome{from: fromCommand, err: &notRunError{method: methodBatchImport}}

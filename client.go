@@ -42,6 +42,13 @@ type Client struct {
 	// whether packing calls into batch requests pays.
 	rate, opRate float64
 	grants       rateMeter // the pace the limiter really grants this client
+	// opWindow is the operating window of WithOperatingLimit: no portal
+	// block lasts longer (see boundReset).
+	opWindow time.Duration
+	now      func() time.Time
+	// maxExec is how long the portal may go on executing a request after
+	// it was sent (WithMaxExecutionTime).
+	maxExec time.Duration
 
 	// CRMItem imports and reads CRM items (crm.item.*).
 	CRMItem *CRMItemService
@@ -68,6 +75,7 @@ type config struct {
 	retry      RetryPolicy
 	userAgent  string
 	maxBody    int64
+	maxExec    time.Duration
 	sleep      func(ctx context.Context, d time.Duration) error // tests replace it
 	now        func() time.Time                                 // tests replace it
 }
@@ -107,7 +115,9 @@ func WithRateLimit(perSecond float64, burst int) Option {
 
 // WithOperatingLimit sets the per-method operating-time budget: at most budget
 // seconds of server time per method within window. The default is 480 s per
-// 10 minutes, the cloud's value.
+// 10 minutes, the cloud's value. No operating block lasts longer than
+// window: an operating_reset_at further ahead of the answer's own time is
+// clamped to it (and logged), whatever budget the client uses.
 //
 // API docs: https://apidocs.bitrix24.com/limits.html
 func WithOperatingLimit(budget, window time.Duration) Option {
@@ -203,6 +213,33 @@ func WithMaxResponseSize(n int64) Option {
 	}
 }
 
+// DefaultMaxExecutionTime is how long a portal is taken to go on executing
+// a request after it was sent, unless [WithMaxExecutionTime] says
+// otherwise: the cloud cuts requests off after 60 s, plus a margin for
+// the trip and for clocks.
+const DefaultMaxExecutionTime = 75 * time.Second
+
+// WithMaxExecutionTime sets how long the portal may go on executing a
+// request after the client sent it (default [DefaultMaxExecutionTime]).
+// When an import call's answer never came (a timeout, a dropped
+// connection, a proxy's error page), the call may still be running on
+// the portal; the rows of such a call are looked up by their dedup keys
+// only once d has passed since it was sent, because a row the portal has
+// not saved yet would be found missing and sent a second time. Without the
+// cloud's 60 s cut-off (an on-premise portal, a slow proxy in between) set
+// d to the portal's own limit (PHP's max_execution_time) plus a margin. A
+// cancelled import does not wait: such rows end [ItemUnknown]. 0 suits
+// fakes that finish a call before answering or dropping it (b24test).
+func WithMaxExecutionTime(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > 24*time.Hour {
+			return invalidInput("WithMaxExecutionTime: %v is outside 0..24h", d)
+		}
+		c.maxExec = d
+		return nil
+	}
+}
+
 // NewClient returns a client for the portal the credentials point at.
 func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	if creds == nil || isNilCreds(creds) {
@@ -213,6 +250,7 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		opBudget: 480 * time.Second, opWindow: 10 * time.Minute,
 		userAgent: "b24-go/" + Version,
 		maxBody:   defaultMaxResponseBytes,
+		maxExec:   DefaultMaxExecutionTime,
 		sleep:     sleepCtx,
 		now:       time.Now,
 	}
@@ -239,6 +277,9 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		sleep:     cfg.sleep,
 		rate:      cfg.rate,
 		opRate:    cfg.opBudget.Seconds() / cfg.opWindow.Seconds(),
+		opWindow:  cfg.opWindow,
+		now:       cfg.now,
+		maxExec:   cfg.maxExec,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -41,6 +41,15 @@ type request struct {
 	// backoff), so an import can say what it is waiting for; nil: nobody
 	// listens.
 	observe waitObserver
+	// onSend, when set, is called right before each attempt is written,
+	// after every wait; an error keeps the attempt from being sent and
+	// ends the request (see WithOnSend).
+	onSend func() error
+	// attempts, when positive, caps the attempts below the retry policy's.
+	attempts int
+	// sent is when the last attempt was handed to the transport (zero:
+	// never), for the import engine to tell how long it may still run.
+	sent time.Time
 }
 
 // newRequest checks the method name and encodes params.
@@ -94,7 +103,7 @@ func (c *Client) do(ctx context.Context, req *request) (*wire.Envelope, error) {
 		// This attempt got past authentication: a token that expires later
 		// in a long retry sequence may be refreshed again.
 		refreshes = 0
-		if attempt >= c.retry.MaxAttempts {
+		if attempt >= c.retry.MaxAttempts || req.attempts > 0 && attempt >= req.attempts {
 			return nil, &gaveUpError{method: req.method, attempts: attempt, last: err}
 		}
 		wait := c.retry.backoff(attempt)
@@ -206,9 +215,15 @@ func (c *Client) exchange(ctx, flight context.Context, req *request, attempt int
 	if token != "" {
 		payload = withAuth(req.body, token)
 	}
+	if req.onSend != nil {
+		if err := req.onSend(); err != nil {
+			return nil, "", &sendHookError{err: err}
+		}
+	}
 	actx, cancel := context.WithTimeout(flight, c.retry.AttemptTimeout)
 	defer cancel()
 	start := time.Now()
+	req.sent = start
 	resp, wrote, err := c.transport.Post(actx, reqURL, payload)
 	elapsed := time.Since(start)
 	if err != nil {
@@ -237,7 +252,8 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 		apiErr := &APIError{StatusCode: resp.Status, Code: "INVALID_RESPONSE", Method: req.method,
 			Description: "the answer is not a JSON object"}
 		if resp.Status >= 500 || resp.Status < 300 {
-			return nil, nil, false, &OutcomeUnknownError{Method: req.method, Err: apiErr}
+			// A proxy's page or a cut answer: the portal may still be at it.
+			return nil, nil, false, &OutcomeUnknownError{Method: req.method, Err: apiErr, unanswered: true}
 		}
 		return nil, nil, false, apiErr
 	}
@@ -245,12 +261,14 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 	if req.timeOf != nil {
 		respTime = req.timeOf(env)
 	}
+	respTime = c.boundReset(ctx, req.method, respTime)
 	blocked := req.blockedOf != nil && req.blockedOf(env)
 	if env.Error == "" && resp.Status < 300 {
 		return env, respTime, blocked, nil
 	}
-	apiErr := &APIError{StatusCode: resp.Status, Code: wire.Truncate(string(env.Error), 100), Method: req.method,
-		Description: wire.Truncate(redactSecrets(string(env.ErrorDescription), c.creds.secrets()...), 2000)}
+	secrets := c.creds.secrets()
+	apiErr := &APIError{StatusCode: resp.Status, Code: portalText(string(env.Error), maxCodeLen, secrets), Method: req.method,
+		Description: portalText(string(env.ErrorDescription), maxDescriptionLen, secrets)}
 	if apiErr.Code == "" {
 		apiErr.Code = fmt.Sprintf("HTTP_%d", resp.Status)
 	}
@@ -264,6 +282,20 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 	return nil, respTime, blocked, apiErr
 }
 
+// Bounds of the portal's error texts kept in errors.
+const (
+	maxCodeLen        = 100
+	maxDescriptionLen = 2000
+)
+
+// portalText is a text of the portal (an error code or description, of
+// the call or of one of its items) as errors, logs and reports may carry
+// it: without any of the credentials' secrets, which a portal may echo,
+// and cut to n bytes.
+func portalText(s string, n int, secrets []string) string {
+	return wire.Truncate(redactSecrets(s, secrets...), n)
+}
+
 // transportFailure turns a failed exchange into an error of the right
 // class: a request that never reached the portal is refused before
 // execution; one that was written may have run.
@@ -273,7 +305,7 @@ func transportFailure(ctx, flight context.Context, method string, wrote bool, er
 			continue
 		}
 		if wrote {
-			return &OutcomeUnknownError{Method: method, Err: cx.Err()}
+			return &OutcomeUnknownError{Method: method, Err: cx.Err(), unanswered: true}
 		}
 		return fmt.Errorf("b24: %s: %w", method, cx.Err())
 	}
@@ -285,7 +317,7 @@ func transportFailure(ctx, flight context.Context, method string, wrote bool, er
 	if !wrote || transport.IsDialError(err) {
 		return &notDeliveredError{method: method, err: err}
 	}
-	return &OutcomeUnknownError{Method: method, Err: err}
+	return &OutcomeUnknownError{Method: method, Err: err, unanswered: true}
 }
 
 // errorCode returns a short, secret-free reason for logs.

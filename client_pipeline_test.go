@@ -2,11 +2,15 @@ package b24
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/b24kit/b24/internal/testutil"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,4 +147,49 @@ func TestResponseSizeCap(t *testing.T) {
 	c, _ := testClient(t, webhookFor(t, p), WithMaxResponseSize(4096))
 	err := c.Call(t.Context(), "profile", nil, nil)
 	assert.ErrorIs(t, err, ErrResponseTooLarge)
+}
+
+// settableClock is a clock for the client's budget that tests move.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *settableClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestOperatingResetIsClampedToTheWindow: a 429 whose operating_reset_at
+// lies 10 h ahead holds the method for at most the portal's window (the
+// configured one), and the clamp is logged.
+func TestOperatingResetIsClampedToTheWindow(t *testing.T) {
+	clk := &settableClock{t: time.Now()}
+	stamp := float64(clk.now().UnixNano()) / 1e9
+	p := newPortal(t, func(w http.ResponseWriter, _ recorded) {
+		writeJSON(w, 429, map[string]any{"error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit.",
+			"time": map[string]any{"start": stamp - 0.01, "finish": stamp, "operating": 500, "operating_reset_at": stamp + 10*3600}})
+	})
+	var logs testutil.SyncBuffer
+	c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{MaxAttempts: 1}),
+		WithOperatingLimit(480*time.Second, 10*time.Minute),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		func(c *config) error { c.now = clk.now; return nil })
+	err := c.Call(t.Context(), "crm.item.add", map[string]any{}, nil)
+	require.ErrorIs(t, err, ErrOperationTimeLimit)
+	assert.Contains(t, logs.String(), "operating_reset_at")
+
+	done, cancel := context.WithCancel(t.Context())
+	cancel() // Acquire fails at once if it would have to wait
+	clk.advance(10*time.Minute + 2*time.Second)
+	release, err := c.budget.Acquire(done, "crm.item.add", 1)
+	require.NoError(t, err, "the method is free again a window after the refusal")
+	release(nil, false)
 }

@@ -253,8 +253,10 @@ func (w valueWalker) walk(dst []byte, v any, depth int) ([]byte, error) {
 func pathIndex(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 func (w valueWalker) text(dst []byte, s string) ([]byte, error) {
-	if w.validate && !utf8.ValidString(s) {
-		return dst, &valueError{problem: "not valid UTF-8"}
+	if w.validate {
+		if p := badString(s); p != "" {
+			return dst, &valueError{problem: p}
+		}
 	}
 	return w.sink.text(dst, s)
 }

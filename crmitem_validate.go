@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Client-side item error codes. Local validation refuses an item with one of
@@ -24,10 +23,10 @@ const (
 	// it. The description names the intended field.
 	CodeFieldTypo = "B24_FIELD_TYPO"
 	// CodeInvalidValue: a value that cannot be sent as given: a string that
-	// is not UTF-8, NaN or ±Inf, a negative id, a Y/N flag other than Y or
-	// N, an impossible date, a multifield without value or with a bad value
-	// type, a Fields value of a type JSON cannot carry (channel, function,
-	// complex number).
+	// is not UTF-8 or holds a NUL byte, NaN or ±Inf, a negative id, a Y/N
+	// flag other than Y or N, an impossible date, a multifield without value
+	// or with a bad value type, a Fields value of a type JSON cannot carry
+	// (channel, function, complex number).
 	CodeInvalidValue = "B24_INVALID_VALUE"
 	// CodeDuplicateField: a Fields key that names a typed field (title,
 	// TITLE, isRecurring, PHONE, parentId1220, ...). Set the typed field
@@ -146,8 +145,8 @@ func (v *itemValidator) checkMultifields(it *Item) *ItemError {
 			switch {
 			case strings.TrimSpace(m.Value) == "":
 				return itemErr(CodeInvalidValue, "%s[%d]: empty VALUE (the portal skips it silently)", mk.wire, j)
-			case !utf8.ValidString(m.Value):
-				return itemErr(CodeInvalidValue, "%s[%d]: VALUE is not valid UTF-8", mk.wire, j)
+			case badString(m.Value) != "":
+				return itemErr(CodeInvalidValue, "%s[%d]: VALUE %s", mk.wire, j, badString(m.Value))
 			case m.ValueType == "":
 				return itemErr(CodeInvalidValue, "%s[%d]: empty VALUE_TYPE; use WORK, HOME, MOBILE, OTHER, ...", mk.wire, j)
 			case !isUpperIdent(m.ValueType):

@@ -322,3 +322,27 @@ func TestValidateNestedProblemIsDeterministic(t *testing.T) {
 		assert.Equal(t, "ufCrm_1.b[1]: not valid UTF-8", ie.Description)
 	}
 }
+
+// TestValidateRefusesNULBytes: a string with a NUL byte, anywhere in an
+// item, is refused before sending (the portal's PHP and database side cut
+// such strings short or refuse them), with a description that says so.
+func TestValidateRefusesNULBytes(t *testing.T) {
+	for name, it := range map[string]Item{
+		"typed field":       {Title: "before\x00after"},
+		"dedup key":         {OriginatorID: "crm", OriginID: "7\x00"},
+		"Fields string":     {Fields: map[string]any{"ufCrm_1": "a\x00b"}},
+		"nested in Fields":  {Fields: map[string]any{"ufCrm_1": []any{map[string]any{"x": "\x00"}}}},
+		"Fields []string":   {Fields: map[string]any{"ufCrm_1": []string{"ok", "n\x00o"}}},
+		"multifield value":  {Phones: []Multifield{{Value: "+49\x0030", ValueType: "WORK"}}},
+		"multifield on key": {Emails: []Multifield{{Value: "a@b.c", ValueType: "WO\x00RK"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ie := newItemValidator(EntityLead, false, fixedNow).check(&it)
+			require.NotNil(t, ie, "a NUL byte must not reach the portal")
+			assert.Equal(t, CodeInvalidValue, ie.Code)
+			if name != "multifield on key" { // refused as not upper case
+				assert.Contains(t, ie.Description, "NUL")
+			}
+		})
+	}
+}

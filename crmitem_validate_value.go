@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -113,6 +114,10 @@ func checkReflect(rv reflect.Value, depth int) (path, problem string) {
 func badString(s string) string {
 	if !utf8.ValidString(s) {
 		return "not valid UTF-8"
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		// PHP and the database cut the string there or refuse it.
+		return "holds a NUL byte (U+0000), which the portal cuts the text at or refuses"
 	}
 	return ""
 }

@@ -222,6 +222,10 @@ func (e *PortalMovedError) failureClass() failureClass { return classStop }
 type OutcomeUnknownError struct {
 	Method string
 	Err    error
+	// unanswered: no answer of the portal's own came back (a timeout, a
+	// dropped connection, a proxy's page), so the call may still be
+	// executing there; see mayStillRun.
+	unanswered bool
 }
 
 // Error names the method and the cause.
@@ -361,6 +365,18 @@ func mayResend(err error, read bool) bool {
 	return false
 }
 
+// mayStillRun reports whether the request that failed with err may still
+// be executing on the portal: it was written, but no answer of the
+// portal's own came back (a timeout, a dropped connection, a proxy's page
+// instead of the portal's JSON). The portal's own answer, even an error,
+// comes after the call ended. Rows of such a call must not be looked up
+// (and found missing, and resent) before the call can no longer be
+// running: see [WithMaxExecutionTime].
+func mayStillRun(err error) bool {
+	var unk *OutcomeUnknownError
+	return errors.As(err, &unk) && unk.unanswered
+}
+
 // readSuffixes are last segments of methods that only read.
 var readSuffixes = []string{"get", "list", "fields", "getlist", "getfields", "search"}
 
@@ -407,6 +423,17 @@ func (e *notRunError) Error() string {
 	return "b24: " + e.method + ": not run: an earlier command of the batch failed (halt=1)"
 }
 func (e *notRunError) failureClass() failureClass { return classRefused }
+
+// sendHookError is the failure of a [WithOnSend] function: the request
+// was not sent, and since the caller could not record that it would be,
+// no request may be sent any more.
+type sendHookError struct{ err error }
+
+func (e *sendHookError) Error() string {
+	return "b24: not sent: the send hook failed: " + strings.TrimPrefix(e.err.Error(), "b24: ")
+}
+func (e *sendHookError) Unwrap() error              { return e.err }
+func (e *sendHookError) failureClass() failureClass { return classStop }
 
 // gaveUpError ends a request that was refused on every attempt.
 type gaveUpError struct {

@@ -208,3 +208,49 @@ func closedPortURL(t *testing.T) string {
 	require.NoError(t, ln.Close())
 	return "http://" + addr + "/rest/1/" + testSecret + "/"
 }
+
+// TestMayStillRun: a request may still be executing on the portal only
+// when no answer of the portal's own came back (a dropped connection, a
+// timeout, a proxy's page); any answer of its own comes after the call
+// ended. Each failure is produced through a loopback portal.
+func TestMayStillRun(t *testing.T) {
+	drop := func(w http.ResponseWriter, _ recorded) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}
+	hang := func(w http.ResponseWriter, r recorded) { <-r.Request.Context().Done() }
+	for _, tc := range []struct {
+		name    string
+		handler func(http.ResponseWriter, recorded)
+		running bool
+	}{
+		{"connection dropped after the write", drop, true},
+		{"attempt timeout", hang, true},
+		{"a proxy's 504 page", func(w http.ResponseWriter, _ recorded) {
+			w.WriteHeader(504)
+			_, _ = w.Write([]byte("<html>Gateway Time-out</html>"))
+		}, true},
+		{"the portal's own 500", func(w http.ResponseWriter, _ recorded) { apiError(w, 500, "ERROR_CORE", "SQL error") }, false},
+		{"the portal's own 429", func(w http.ResponseWriter, _ recorded) { apiError(w, 429, "OPERATION_TIME_LIMIT", "blocked") }, false},
+		{"an answer over the size cap", func(w http.ResponseWriter, _ recorded) {
+			ok(w, strings.Repeat("x", 4096))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPortal(t, tc.handler)
+			c, _ := testClient(t, webhookFor(t, p), WithMaxResponseSize(1024),
+				WithRetry(RetryPolicy{MaxAttempts: 1, AttemptTimeout: 200 * time.Millisecond}))
+			err := c.Call(t.Context(), "crm.item.batchImport", map[string]any{"entityTypeId": 2}, nil)
+			require.Error(t, err)
+			var gaveUp *gaveUpError
+			if errors.As(err, &gaveUp) {
+				err = gaveUp.last
+			}
+			assert.Equal(t, tc.running, mayStillRun(err), "%v", err)
+		})
+	}
+	hook := &sendHookError{err: errors.New("disk full")}
+	assert.Equal(t, classStop, classOf(hook), "a failed send hook stops the import")
+	assert.False(t, mayStillRun(hook))
+}

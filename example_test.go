@@ -110,3 +110,27 @@ func ExampleWait() {
 	// waiting for crm.item.batchImport's operating window until 10:04:00
 	// portal unreachable (connection refused), attempt 3 of 8
 }
+
+// ExampleWithOnSend records, before each request goes out, which rows it
+// carries: a journal that writes this down durably before returning knows
+// after a crash which rows may have reached the portal, and since when.
+func ExampleWithOnSend() {
+	srv := b24test.NewServer()
+	defer srv.Close()
+	client := srv.Client()
+
+	items := make([]b24.Item, 45)
+	for i := range items {
+		items[i] = b24.Item{Title: fmt.Sprint("Deal ", i), OriginatorID: "old-crm", OriginID: fmt.Sprint(i)}
+	}
+	var sent []int // one entry per request: how many rows it carried
+	onSend := func(rows []int) error {
+		sent = append(sent, len(rows)) // a real journal: write, fsync, then return
+		return nil
+	}
+	_, err := client.CRMItem.BatchImport(context.Background(), b24.EntityDeal, items,
+		b24.WithOnSend(onSend), b24.WithConcurrency(1), b24.WithPacking(1))
+	fmt.Println(err, sent)
+	// Output:
+	// <nil> [20 20 5]
+}

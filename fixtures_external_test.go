@@ -1,7 +1,11 @@
 package b24_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +95,66 @@ func assertIDsAscending(t *testing.T, res *b24.BatchImportResult) {
 		assert.Greater(t, r.ID, prev, "row %d: history rows are created in input order", r.Index)
 		prev = r.ID
 	}
+}
+
+// proxySecret is the webhook secret of the portals behind tamperedClient.
+const proxySecret = "proxysecret0451"
+
+// answerEdit rewrites one answer of the portal behind a proxy: method is
+// the REST method called, body the portal's answer; it returns the status
+// and body the client gets. It may also take its time, like a slow portal.
+type answerEdit func(method string, status int, body []byte) (int, []byte)
+
+// tamperedClient puts a proxy that passes every answer of srv through edit
+// in front of srv (started with WithWebhookSecret(proxySecret)) and returns
+// a fast client for the proxy. Like the fake itself, the proxy ends its
+// work on a call before it answers.
+func tamperedClient(t *testing.T, srv *b24test.Server, edit answerEdit, opts ...b24.Option) *b24.Client {
+	t.Helper()
+	return proxyClient(t, srv, nil, edit, append([]b24.Option{b24.WithMaxExecutionTime(0)}, opts...)...)
+}
+
+// slowClient puts a proxy in front of srv that calls work(method) before
+// it hands each request to the portal, which then executes it: a portal
+// that works on after the client gave up on an answer. The client keeps
+// the default execution bound unless opts set one.
+func slowClient(t *testing.T, srv *b24test.Server, work func(method string), opts ...b24.Option) *b24.Client {
+	t.Helper()
+	return proxyClient(t, srv, work, nil, opts...)
+}
+
+// proxyClient is a fast client for a proxy in front of srv that calls
+// before (if set) ahead of each request and edit (if set) on each answer.
+func proxyClient(t *testing.T, srv *b24test.Server, before func(method string), edit answerEdit, opts ...b24.Option) *b24.Client {
+	t.Helper()
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := strings.TrimSuffix(r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:], ".json")
+		if before != nil {
+			before(method)
+		}
+		rec := httptest.NewRecorder()
+		// The portal executes what reached it, whether the client still
+		// waits or not.
+		srv.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+		status, body := rec.Code, rec.Body.Bytes()
+		if edit != nil {
+			status, body = edit(method, status, body)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(proxy.Close)
+	wh, err := b24.NewWebhook(proxy.URL + "/rest/1/" + proxySecret + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := append(srv.ClientOptions(),
+		b24.WithRateLimit(1e6, 10000),
+		b24.WithRetry(b24.RetryPolicy{MaxAttempts: 20, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
+	c, err := b24.NewClient(wh, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

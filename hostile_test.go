@@ -282,6 +282,56 @@ func TestHostileSlowlorisIsBounded(t *testing.T) {
 	})
 }
 
+// TestHostileCancelledImportEndsBounded: an import cancelled while its
+// call trickles through a portal that trickles its lookups too ends after
+// the call's attempt timeout and one attempt per lookup, not after
+// MaxAttempts of them; its rows end unknown. A call that may still be
+// running is not looked up at all.
+func TestHostileCancelledImportEndsBounded(t *testing.T) {
+	for name, tc := range map[string]struct {
+		maxExec time.Duration
+		lists   int64
+	}{
+		"call cannot be running any more": {0, 1},
+		"call may still be running":       {DefaultMaxExecutionTime, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var lists atomic.Int64
+			arrived := make(chan struct{}, 1)
+			p := newPortal(t, func(w http.ResponseWriter, r recorded) {
+				switch r.Method {
+				case "crm.item.list":
+					lists.Add(1)
+				case "crm.item.batchImport":
+					select {
+					case arrived <- struct{}{}:
+					default:
+					}
+				}
+				trickle(w, r)
+			})
+			c, _ := testClient(t, webhookFor(t, p), WithRetry(RetryPolicy{AttemptTimeout: 200 * time.Millisecond, MaxAttempts: 8}),
+				WithMaxExecutionTime(tc.maxExec))
+			ctx, cancel := context.WithCancel(t.Context())
+			go func() {
+				<-arrived
+				cancel()
+			}()
+			items := make([]Item, 20)
+			for i := range items {
+				items[i] = Item{Title: fmt.Sprint("deal ", i), OriginatorID: "crm", OriginID: fmt.Sprint(i)}
+			}
+			res, err := c.CRMItem.BatchImport(ctx, EntityDeal, items, WithConcurrency(1))
+			assertClean(t, err)
+			assert.ErrorIs(t, err, context.Canceled)
+			for _, r := range res.Items {
+				assert.Equal(t, ItemUnknown, r.Status, "row %d: %v", r.Index, r.Err)
+			}
+			assert.Equal(t, tc.lists, lists.Load(), "lookups after the cancel")
+		})
+	}
+}
+
 // TestOAuthRefreshRetriesTransientFailures: one failure of the token server
 // (a proxy's 503, a dropped connection) must not fail the call, while a
 // definitive answer (invalid_grant) is not repeated.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +187,7 @@ func TestPackSizeFollowsTheRateTheLimiterGrants(t *testing.T) {
 func TestAutomaticPackingProbesWithOneCall(t *testing.T) {
 	var mu sync.Mutex
 	var methods []string
+	var lastID atomic.Int64
 	p := newPortal(t, func(w http.ResponseWriter, r recorded) {
 		mu.Lock()
 		methods = append(methods, r.Method)
@@ -197,7 +199,8 @@ func TestAutomaticPackingProbesWithOneCall(t *testing.T) {
 			for id := range cmds {
 				items := make([]any, MaxBatchImportSize)
 				for i := range items {
-					items[i] = map[string]any{"item": map[string]any{"id": 1}}
+					// Distinct ids: one id named for several rows is believed for none.
+					items[i] = map[string]any{"item": map[string]any{"id": lastID.Add(1)}}
 				}
 				res[id] = map[string]any{"items": items}
 				times[id] = map[string]any{"start": 1, "finish": 1.001, "duration": 0.001, "processing": 0.001}
@@ -207,7 +210,7 @@ func TestAutomaticPackingProbesWithOneCall(t *testing.T) {
 		}
 		items := make([]any, MaxBatchImportSize)
 		for i := range items {
-			items[i] = map[string]any{"item": map[string]any{"id": 1}}
+			items[i] = map[string]any{"item": map[string]any{"id": lastID.Add(1)}}
 		}
 		writeJSON(w, 200, map[string]any{"result": map[string]any{"items": items},
 			"time": map[string]any{"start": 1, "finish": 1.001, "duration": 0.001, "processing": 0.001}})

@@ -3,6 +3,8 @@ package b24_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -276,4 +278,80 @@ func TestSecretsNeverLeak(t *testing.T) {
 		assert.True(t, strings.HasPrefix(r.path, "/rest/1/"+canaryWebhookSecret+"/"), r.path)
 		assert.Equal(t, 1, strings.Count(r.text, canaryWebhookSecret), "the secret travels in the path only")
 	}
+}
+
+// echoSecret answers as a portal that puts the credential it was called
+// with into its error texts: the top-level code and description, every
+// item's error and error_description, and every command error of a batch.
+func echoSecret(secret string) answerEdit {
+	return func(method string, status int, body []byte) (int, []byte) {
+		leak := "LEAK_" + secret
+		switch method {
+		case "crm.item.batchImport":
+			var env map[string]any
+			if json.Unmarshal(body, &env) != nil {
+				return status, body
+			}
+			res, _ := env["result"].(map[string]any)
+			items, _ := res["items"].([]any)
+			for i := range items {
+				items[i] = map[string]any{"error": leak, "error_description": "auth " + secret + " was refused"}
+			}
+			out, _ := json.Marshal(env)
+			return status, out
+		case "batch":
+			var env map[string]any
+			if json.Unmarshal(body, &env) != nil {
+				return status, body
+			}
+			res, _ := env["result"].(map[string]any)
+			cmds, _ := res["result"].(map[string]any)
+			errs := map[string]any{}
+			for id := range cmds {
+				errs[id] = map[string]any{"error": leak, "error_description": "auth " + secret + " was refused"}
+			}
+			res["result"], res["result_error"] = []any{}, errs
+			out, _ := json.Marshal(env)
+			return status, out
+		}
+		out, _ := json.Marshal(map[string]any{"error": leak, "error_description": "auth " + secret + " was refused"})
+		return 400, out
+	}
+}
+
+// TestSecretsEchoedByThePortalAreRedacted: whatever text of the portal
+// carries the webhook secret (an error code, an item's error or
+// description, a batch command's error), the secret reaches no error,
+// result or log.
+func TestSecretsEchoedByThePortalAreRedacted(t *testing.T) {
+	var c capture
+	srv := fakePortal(t, b24test.WithWebhookSecret(proxySecret))
+	client := tamperedClient(t, srv, echoSecret(proxySecret), b24.WithLogger(c.logger()))
+	for _, packing := range []int{1, 2} {
+		res, err := client.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(60, false), b24.WithPacking(packing), b24.WithConcurrency(1))
+		require.Error(t, err)
+		c.addAll(err)
+		for _, r := range res.Items {
+			require.NotEqual(t, b24.ItemImported, r.Status)
+			c.addAll(r.Err)
+			var ie *b24.ItemError
+			if errors.As(r.Err, &ie) {
+				c.add("%s %s", ie.Code, ie.Description)
+			}
+			var ae *b24.APIError
+			if errors.As(r.Err, &ae) {
+				c.add("%s %s", ae.Code, ae.Description)
+			}
+		}
+	}
+	err := client.Call(t.Context(), "crm.item.list", nil, nil)
+	require.Error(t, err)
+	c.addAll(err)
+	var ae *b24.APIError
+	require.ErrorAs(t, err, &ae)
+	c.add("%s %s", ae.Code, ae.Description)
+
+	out := c.String()
+	assert.Contains(t, out, "LEAK_***", "the texts are kept, the secret is not")
+	assert.Zero(t, strings.Count(out, proxySecret), "the secret appears in what a user sees")
 }

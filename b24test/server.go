@@ -171,12 +171,15 @@ func (s *Server) Client(opts ...b24.Option) *b24.Client {
 }
 
 // ClientOptions returns the options [Server.Client] starts with (http
-// allowed, limits matching the server's), for building an OAuth client:
+// allowed, limits matching the server's, and no wait before a call whose
+// answer was lost is looked up: the fake finishes every call before it
+// answers, drops the connection or cuts it off, so
+// [b24.WithMaxExecutionTime] is 0), for building an OAuth client:
 //
 //	oa, _ := b24.NewOAuth(srv.OAuthConfig())
 //	c, _ := b24.NewClient(oa, srv.ClientOptions()...)
 func (s *Server) ClientOptions() []b24.Option {
-	opts := []b24.Option{b24.WithAllowHTTP()}
+	opts := []b24.Option{b24.WithAllowHTTP(), b24.WithMaxExecutionTime(0)}
 	if s.cfg.rateOn {
 		opts = append(opts, b24.WithRateLimit(s.cfg.rate, s.cfg.burst))
 	} else {

@@ -97,9 +97,11 @@
 // reads standard input (without -journal).
 //
 // A row that cannot be read (bad number or date, wrong cell count, broken
-// quoting or JSON, not UTF-8, longer than 4 MiB) is rejected with its line
-// number and every problem it has, and the rest go on; so are rows the
-// library's validation or the portal refuse.
+// quoting or JSON, not UTF-8, longer than 4 MiB, a NUL byte in a value) is
+// rejected with its line number and every problem it has, and the rest go
+// on; so are rows the library's validation or the portal refuse. A longer
+// row is cut off while it is read, never loaded whole. A header longer than
+// 4 MiB or of more than 5000 columns stops the run.
 //
 // -dry-run reads, coerces and validates every row as the real run would,
 // and sends nothing. With credentials it reads the portal (fields,
@@ -115,11 +117,16 @@
 // command again resumes: rows recorded imported or rejected are skipped,
 // the rest are sent. The journal is a JSON Lines file: a header with the
 // input's size and SHA-256 and the entity type (a journal of another file
-// or entity type is refused), then before each block of 20 rows a "send"
-// line listing their input lines, synced to disk before they go out, then
-// one line per row with its line number, status, id or error code, synced
-// after each call's results. A torn last line (the process was killed while
-// writing) is ignored. A run holds an exclusive lock on its journal, so a
+// or entity type is refused), then before each block of rows a "send" line
+// listing their input lines, synced to disk before they may go out; a
+// "went" line with the lines and the time each request really goes out,
+// synced right before it is written (after its waits in the rate limiter
+// and the operating budget); and one line per row with its line number,
+// status, id or error code, synced after each call's results. A torn last
+// line (the process was killed while writing) is ignored. A -journal file
+// that does not start like a journal is refused, never overwritten, and
+// the input, the journal and the report must be three different files
+// (hard and symbolic links to one file count as that file). A run holds an exclusive lock on its journal, so a
 // second run with the same journal is refused while the first is alive.
 //
 // Rows listed in a "send" line without a result were in flight when the
@@ -134,11 +141,23 @@
 // are always sent again. Give your rows dedup keys and a resumed import is
 // exactly-once.
 //
-// A resume right after a crash first waits until 75 s have passed since the
-// last run's last journal write (-settle-wait, $B24_SETTLE_WAIT; 0 skips
-// it): the portal may still be executing that run's last calls, and a row
-// it has not written yet would otherwise be looked up as missing and sent
-// twice.
+// A resume right after a crash first waits until 75 s have passed since
+// the last run's last request went out (its last "went" line;
+// -settle-wait, $B24_SETTLE_WAIT; 0 skips it): the portal may still be
+// executing that run's last calls, and a row it has not written yet would
+// otherwise be looked up as missing and sent twice. The same bound keeps a
+// running import from looking up the rows of a call whose answer was lost
+// before the portal can have finished it; set it to the portal's own limit
+// plus a margin when that is over 60 s (an on-premise portal, a slow
+// proxy).
+//
+// Dedup keys are matched the way the portal's database compares them:
+// without regard to case and to trailing spaces ("CRM-7 " and "crm-7" are
+// one key). Rows in doubt that share a key cannot be told apart and stay
+// unknown. A resumed run also looks up, before sending them, the keyed
+// rows its journal does not list (one crm.item.list request per 49 rows),
+// so a journal that lost its tail (cut back to its header, restored from
+// an older copy) imports nothing twice.
 //
 // Ctrl-C (SIGINT) or SIGTERM stops reading, lets the calls in flight
 // finish, records them, prints the command that resumes, and exits 130. A
@@ -172,7 +191,18 @@
 // or xmlId), title, code, description; in input order, or as outcomes
 // arrive with -report-order completion. -report-excel writes it for Excel
 // in locales with a decimal comma: UTF-8 with a byte-order mark, ";"
-// between cells.
+// between cells. The report is written under a temporary name and renamed
+// into place at the end; a path that is the same file as the input or the
+// journal (through a link) is refused.
+//
+// Texts of the portal (codes, descriptions, errors) are shown as they are
+// except for control characters, C1 codes and bidirectional overrides,
+// which are printed as escapes (\x1b, \u202e), so that no answer can drive
+// the terminal; in the report, a cell starting with = + - @, a tab or a
+// carriage return gets a leading ' (OWASP's advice for CSV exports), so
+// that a spreadsheet shows it as text instead of running it as a formula.
+// The webhook secret, tokens and client secret are removed from every
+// portal text before it reaches the journal, the report or the screen.
 //
 // # Codes
 //
@@ -207,7 +237,9 @@
 // request (automatic by default). A call the portal refuses before running
 // it, or that cannot be delivered, is retried with backoff (-retries
 // attempts, default 8); a portal that stays unreachable stops the run with
-// exit code 2, resumable like any other stop.
+// exit code 2, resumable like any other stop. -max-response caps the size
+// of an answer read (64 MiB by default); a larger one fails its call, whose
+// keyed rows are then looked up.
 //
 // A resumed run keeps the journal's outcomes in memory, about 200 bytes a
 // row.

@@ -148,9 +148,7 @@ func (imp *importer) run(ctx context.Context) int {
 		imp.history.newest = imp.catalog.newest
 	}
 	info.originalUF = info.originalUF || cfg.originalUF
-	for _, w := range info.warnings {
-		fmt.Fprintf(imp.stderr, "b24import: warning: %s:1: %s\n", displayName(cfg.file), w)
-	}
+	printWarnings(imp.stderr, displayName(cfg.file), info.warnings)
 	if total == 0 {
 		fmt.Fprintf(imp.stderr, "b24import: warning: %s has no data rows\n", displayName(cfg.file))
 	}
@@ -191,7 +189,11 @@ func (imp *importer) run(ctx context.Context) int {
 		}
 	}
 	imp.tally.start = start
-	imp.prog = newProgress(imp.stderr, imp.terminal, cfg.quiet, total, cfg.progressTick)
+	bar := imp.stderr
+	if t, ok := bar.(termSafe); ok && imp.terminal {
+		bar = t.w // the bar draws with control characters of its own
+	}
+	imp.prog = newProgress(bar, imp.terminal, cfg.quiet, total, cfg.progressTick)
 	imp.importRows(ctx, src)
 	imp.prog.finish()
 	return imp.finish(ctx, total, time.Since(start))
@@ -314,6 +316,17 @@ func (l *lineMap) put(i, line int) {
 	l.mu.Unlock()
 }
 
+// lines returns the input lines of the items at indexes.
+func (l *lineMap) lines(indexes []int) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]int, len(indexes))
+	for k, i := range indexes {
+		out[k] = l.m[i]
+	}
+	return out
+}
+
 func (l *lineMap) take(i int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -328,12 +341,13 @@ func (l *lineMap) take(i int) int {
 func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap) iter.Seq[b24.Item] {
 	return func(yield func(b24.Item) bool) {
 		index := 0
-		block := make([]row, 0, blockSize)
-		marks := make([]int, 0, blockSize)
+		size := imp.sendBlock()
+		block := make([]row, 0, size)
+		marks := make([]int, 0, size)
 		for ctx.Err() == nil && imp.fatalErr() == nil {
 			block, marks = block[:0], marks[:0]
 			eof := false
-			for len(block) < blockSize {
+			for len(block) < size {
 				rw, err := src.next()
 				if errors.Is(err, io.EOF) {
 					eof = true
@@ -346,8 +360,17 @@ func (imp *importer) rowsToSend(ctx context.Context, src source, lines *lineMap)
 				}
 				if imp.decide(rw) {
 					block = append(block, rw)
-					marks = append(marks, rw.line)
 				}
+			}
+			var err error
+			if block, err = imp.skipExisting(ctx, block); err != nil {
+				if ctx.Err() == nil {
+					imp.setFatal(fmt.Errorf("looking up rows the journal does not list: %w", err))
+				}
+				return
+			}
+			for _, rw := range block {
+				marks = append(marks, rw.line)
 			}
 			if len(block) > 0 && imp.jrnl != nil {
 				if err := imp.jrnl.markSent(marks); err != nil {
@@ -397,6 +420,13 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 			}
 			bmu.Unlock()
 		}),
+	}
+	if imp.jrnl != nil {
+		// The journal learns when each request really goes out, so that a
+		// resume waits for the portal from that moment (waitForLastRun).
+		opts = append(opts, b24.WithOnSend(func(rows []int) error {
+			return imp.jrnl.markWent(lines.lines(rows), time.Now())
+		}))
 	}
 	if imp.info.originalUF {
 		opts = append(opts, b24.WithOriginalUFNames())

@@ -24,8 +24,23 @@ const (
 	codeRequired   = "B24IMPORT_REQUIRED"      // a field the portal requires is empty
 )
 
-// maxRowBytes bounds one row; larger ones are rejected, not loaded whole.
+// maxRowBytes bounds one row; larger ones are rejected, not loaded whole
+// (a CSV record is cut off before the CSV reader holds it: csvbound.go).
 const maxRowBytes = 4 << 20
+
+// maxColumns bounds the columns of a CSV header: far more than any
+// entity has fields, few enough to check quickly.
+const maxColumns = 5000
+
+// tooLong reports whether a CSV record was cut off by recordBound.
+func tooLong(rec []string) bool {
+	for _, cell := range rec {
+		if strings.Contains(cell, tooLongMarker) {
+			return true
+		}
+	}
+	return false
+}
 
 // row is one record of the input. line is the line it starts on (1-based,
 // header included), which identifies it in the journal and the report.
@@ -152,7 +167,7 @@ func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, 
 	if info.comma == 0 {
 		info.comma = detectComma(thead)
 	}
-	cr := csv.NewReader(tr)
+	cr := csv.NewReader(newRecordBound(tr, info.comma, maxRowBytes))
 	cr.Comma = info.comma
 	cr.FieldsPerRecord = -1
 	offset := 0
@@ -165,6 +180,12 @@ func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, 
 	}
 	if err != nil {
 		return nil, nil, &inputError{file: name, line: 1 + offset, msg: "header: " + csvMessage(err)}
+	}
+	if tooLong(header) {
+		return nil, nil, &inputError{file: name, line: 1 + offset, msg: fmt.Sprintf("header: longer than %d MiB; is this a CSV file?", maxRowBytes>>20)}
+	}
+	if len(header) > maxColumns {
+		return nil, nil, &inputError{file: name, line: 1 + offset, msg: fmt.Sprintf("header: %d columns, at most %d are read; is the delimiter right?", len(header), maxColumns)}
 	}
 	mc := cfg.mapping
 	if mc == nil {
@@ -229,6 +250,10 @@ func (s *csvSource) next() (row, error) {
 	line, _ := s.r.FieldPos(0)
 	rw := row{line: line + s.offset}
 	if !s.decode {
+		return rw, nil
+	}
+	if tooLong(rec) {
+		rw.err = &rowError{code: codeTooLong, desc: fmt.Sprintf("the row is longer than %d MiB", maxRowBytes>>20)}
 		return rw, nil
 	}
 	size := 0

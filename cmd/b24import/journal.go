@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/b24kit/b24"
 )
@@ -19,13 +20,18 @@ import (
 //
 //	{"journal":"b24import/1","input":"deals.csv","size":1234,"sha256":"…","entity":2}
 //	{"send":[2,3,4,6]}
+//	{"went":[2,3,4,6],"at":1767225600123}
 //	{"line":2,"status":"imported","id":101}
 //	{"line":7,"status":"rejected","code":"B24_INVALID_VALUE","desc":"…"}
 //
 // The header binds it to one input (size and SHA-256 of the whole file)
 // and one entity type. A "send" line, written and synced before rows go to
 // the importer, lists the input lines that may reach the portal from then
-// on; a result line records a row's outcome. A later line about the same
+// on; a "went" line, written and synced right before a request goes out
+// (after its waits in the rate limiter and the operating budget), records
+// the rows it carries and when (unix ms), so a resume knows how long the
+// portal may still be executing the last run's calls; a result line
+// records a row's outcome. A later line about the same
 // row wins: a row whose last line is a "send" was in flight when the run
 // stopped. A torn last line (the process died while writing it) is
 // ignored and cut off before appending.
@@ -83,6 +89,8 @@ type journalHeader struct {
 // journalRecord is one line after the header: a send range or a result.
 type journalRecord struct {
 	Send   []int  `json:"send,omitempty"`
+	Went   []int  `json:"went,omitempty"`
+	At     int64  `json:"at,omitempty"` // of a "went" line: unix milliseconds
 	Line   int    `json:"line,omitempty"`
 	Status string `json:"status,omitempty"`
 	ID     int64  `json:"id,omitempty"`
@@ -103,6 +111,7 @@ type journalState struct {
 	header   journalHeader
 	results  map[int]outcome // the last result of each row
 	inFlight map[int]bool    // rows whose last line is a "send": outcome unknown
+	lastWent time.Time       // of the latest "went" line; zero: none (or a journal from before them)
 	good     int64           // bytes up to the end of the last complete line
 }
 
@@ -126,8 +135,16 @@ func readJournal(path string) (*journalState, error) {
 	return parseJournal(f, path)
 }
 
+// journalMagic is how every journal starts, torn header included.
+var journalMagic = []byte(`{"journal":"` + journalVersion + `"`)
+
 func parseJournal(r io.Reader, path string) (*journalState, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	// Only a file that starts like a journal (or like the torn beginning
+	// of one) is treated as one: anything else is refused, not overwritten.
+	if head, _ := br.Peek(len(journalMagic)); len(head) > 0 && !bytes.HasPrefix(journalMagic, head) {
+		return nil, fmt.Errorf("%s:1: %w: it does not start like one; refusing to overwrite it: give -journal a new path, or the journal of this import", path, errNotAJournal)
+	}
 	st := &journalState{results: map[int]outcome{}, inFlight: map[int]bool{}}
 	var pos int64
 	for n := 1; ; n++ {
@@ -144,7 +161,7 @@ func parseJournal(r io.Reader, path string) (*journalState, error) {
 		body := bytes.TrimSpace(line)
 		if n == 1 {
 			if err := json.Unmarshal(body, &st.header); err != nil || st.header.Journal != journalVersion {
-				return nil, fmt.Errorf("%s:1: not a b24import journal", path)
+				return nil, fmt.Errorf("%s:1: %w (or of another version); refusing to overwrite it: give -journal a new path", path, errNotAJournal)
 			}
 			pos += int64(len(line))
 			st.good = pos
@@ -163,6 +180,10 @@ func parseJournal(r io.Reader, path string) (*journalState, error) {
 		case len(rec.Send) > 0:
 			for _, l := range rec.Send {
 				st.inFlight[l] = true
+			}
+		case len(rec.Went) > 0:
+			if at := time.UnixMilli(rec.At); at.After(st.lastWent) {
+				st.lastWent = at
 			}
 		case rec.Line > 0 && rec.Status != "":
 			st.results[rec.Line] = outcome{status: rec.Status, id: rec.ID, code: rec.Code, desc: rec.Desc}
@@ -242,6 +263,23 @@ func (j *journal) markSent(lines []int) error {
 		return j.err
 	}
 	j.err = j.writeLine(journalRecord{Send: lines})
+	if j.err == nil {
+		j.err = j.sync()
+		j.pending = false
+	}
+	return j.err
+}
+
+// markWent records, durably, that a request carrying the rows on lines
+// goes out now. It is called right before the request is written, which
+// waits for it: a crash can never hide a request that went out.
+func (j *journal) markWent(lines []int, at time.Time) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return j.err
+	}
+	j.err = j.writeLine(journalRecord{Went: lines, At: at.UnixMilli()})
 	if j.err == nil {
 		j.err = j.sync()
 		j.pending = false

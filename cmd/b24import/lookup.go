@@ -8,32 +8,45 @@ import (
 	"io"
 	"time"
 
+	"github.com/b24kit/b24"
 	"github.com/b24kit/b24/internal/dedup"
 )
 
-// defaultSettleWait is how long after the last run's last journal write a
-// resume waits before looking up the rows that run left in flight: the
+// defaultSettleWait is how long after the last run's last request went out
+// a resume waits before looking up the rows that run left in flight: the
 // portal may still be executing its last call (it cuts requests off after
 // 60 s), and a row it has not written yet would be looked up as missing
-// and sent a second time.
-const defaultSettleWait = 75 * time.Second
+// and sent a second time. The library waits as long before it looks up
+// the rows of a call whose answer was lost (b24.WithMaxExecutionTime).
+const defaultSettleWait = b24.DefaultMaxExecutionTime
 
-// settleDelay is what is left of wait since the journal's last write.
-func settleDelay(lastWrite, now time.Time, wait time.Duration) time.Duration {
-	if lastWrite.IsZero() || wait <= 0 {
+// settleDelay is what is left of wait since lastSend.
+func settleDelay(lastSend, now time.Time, wait time.Duration) time.Duration {
+	if lastSend.IsZero() || wait <= 0 {
 		return 0
 	}
-	return max(0, lastWrite.Add(wait).Sub(now))
+	return max(0, lastSend.Add(wait).Sub(now))
+}
+
+// lastSend is when the last run's last request went out, by its journal's
+// "went" lines; a journal without them (written before they existed, or
+// by a run that died before any request went out) gives its last write,
+// which comes no earlier.
+func (imp *importer) lastSend() time.Time {
+	if imp.state != nil && !imp.state.lastWent.IsZero() {
+		return imp.state.lastWent
+	}
+	return imp.journalMTime
 }
 
 // waitForLastRun waits, cancellably, until the last run's calls can no longer be
 // executing on the portal.
 func (imp *importer) waitForLastRun(ctx context.Context) error {
-	d := settleDelay(imp.journalMTime, time.Now(), imp.cfg.settleWait)
+	d := settleDelay(imp.lastSend(), time.Now(), imp.cfg.settleWait)
 	if d <= 0 {
 		return nil
 	}
-	fmt.Fprintf(imp.stderr, "b24import: the last run stopped %s ago with calls in flight; waiting %s so the portal finishes them before they are looked up (-settle-wait 0 skips this)\n",
+	fmt.Fprintf(imp.stderr, "b24import: the last run sent its last call %s ago and stopped before all answers came; waiting %s so the portal finishes them before they are looked up (-settle-wait 0 skips this)\n",
 		(imp.cfg.settleWait - d).Round(time.Second), d.Round(time.Second))
 	return imp.countdown(ctx, d, "settling after the crash")
 }
@@ -107,10 +120,11 @@ func (imp *importer) resolveInFlight(ctx context.Context) error {
 	}
 	n := 0
 	for key, id := range found {
-		if imp.keyClash[key] {
+		lines := byKey[key] // found holds asked keys only; never index blindly
+		if imp.keyClash[key] || len(lines) == 0 {
 			continue
 		}
-		line := byKey[key][0]
+		line := lines[0]
 		o := outcome{status: stImported, id: id, desc: "found by its dedup key after an interrupted run"}
 		if err := imp.jrnl.record(line, o); err != nil {
 			return err

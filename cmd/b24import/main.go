@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -66,6 +65,7 @@ type config struct {
 	burst        int
 	allowHTTP    bool
 	progressTick time.Duration
+	maxResponse  int64 // MiB
 
 	maps          mapFlag   // -map FILE or 'Source=field', in order
 	ignoreUnknown bool      // -ignore-unknown
@@ -101,11 +101,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&format, "format", "", "input format: csv or jsonl (default: from the file name, else sniffed)")
 	fs.StringVar(&delim, "delimiter", "", `CSV delimiter: "," ";" "|" or "tab" (default: detected from the header)`)
 	fs.StringVar(&cfg.journalPath, "journal", "", "journal `file`: records every row's outcome; re-run the same command to resume")
-	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`")
+	fs.StringVar(&cfg.reportPath, "report", "", "write a CSV report (line, status, id, code, description) to `file`; a cell that starts with = + - @, a tab or a carriage return gets a leading ' so spreadsheets do not run it as a formula")
 	fs.BoolVar(&cfg.originalUF, "original-uf-names", false, "user fields are named UF_CRM_… (set automatically for a CSV header with such names)")
 	fs.BoolVar(&cfg.retryUnknown, "retry-unknown", false, "resend rows without dedup keys whose outcome is unknown (may create duplicates)")
 	fs.DurationVar(&cfg.settleWait, "settle-wait", envDuration(getenv("B24_SETTLE_WAIT"), defaultSettleWait),
-		"on resume, how long after the last run's last write to wait before looking up the rows it left in flight ($B24_SETTLE_WAIT; 0 = do not wait)")
+		"how long the portal may still be executing a call after it went out: a resume waits that long after the last run's last call before looking up the rows it left in flight, and a call whose answer is lost is looked up no sooner ($B24_SETTLE_WAIT; 0 = do not wait)")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "read, coerce and validate every row; send nothing")
 	fs.BoolVar(&cfg.demo, "demo", false, "import a bundled sample into an embedded fake portal; needs no configuration")
 	fs.BoolVar(&cfg.quiet, "q", false, "no progress display")
@@ -125,6 +125,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.Var(&cfg.values, "values", "value mapping `FIELD=FILE`: 'label = value' lines applied to FIELD's cells before lookups (repeatable)")
 	fs.BoolVar(&cfg.reportExcel, "report-excel", false, "write the report for Excel: UTF-8 with a byte-order mark, ';' between cells")
 	fs.StringVar(&cfg.reportOrder, "report-order", "input", "order of the report's rows: input (as in the file) or completion (as outcomes arrive)")
+	fs.Int64Var(&cfg.maxResponse, "max-response", 64, "largest portal answer read, in MiB (1-4096); a larger one fails its call, whose keyed rows are then looked up")
 	fs.DurationVar(&cfg.progressTick, "progress-every", 5*time.Second, "period of progress lines when stderr is not a terminal")
 	fs.StringVar(&webhook, "webhook", "", "incoming webhook `url` (prefer $B24_WEBHOOK_URL: a flag is visible to other users)")
 	fs.StringVar(&cfg.oauthEndpoint, "oauth-endpoint", getenv("B24_OAUTH_ENDPOINT"), "OAuth portal REST endpoint, e.g. https://HOST/rest/ ($B24_OAUTH_ENDPOINT)")
@@ -212,6 +213,12 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.packing < 0 || cfg.packing > 50 {
 		return nil, &usageError{"-packing must be within 0..50"}
 	}
+	if cfg.settleWait < 0 {
+		return nil, &usageError{"-settle-wait must not be negative"}
+	}
+	if cfg.maxResponse < 1 || cfg.maxResponse > 4096 {
+		return nil, &usageError{"-max-response must be within 1..4096 (MiB)"}
+	}
 	if cfg.retries < 0 {
 		return nil, &usageError{"-retries must not be negative"}
 	}
@@ -221,20 +228,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.file == "-" && cfg.journalPath != "" {
 		return nil, &usageError{"-journal needs a file, not standard input: a resumed run must read the same rows again"}
 	}
-	if cfg.journalPath != "" && cfg.reportPath != "" && sameFile(cfg.journalPath, cfg.reportPath) ||
-		cfg.file != "-" && (sameFile(cfg.file, cfg.journalPath) || sameFile(cfg.file, cfg.reportPath)) {
-		return nil, &usageError{"the input, -journal and -report must be different files"}
+	if err := distinctFiles(namedPath{"the input", cfg.file}, namedPath{"-journal", cfg.journalPath}, namedPath{"-report", cfg.reportPath}); err != nil {
+		return nil, &usageError{err.Error()}
 	}
 	return cfg, nil
-}
-
-func sameFile(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -248,6 +245,9 @@ func firstNonEmpty(vals ...string) string {
 
 // run is the whole command; it returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	// Everything printed passes through printable but the progress bar,
+	// which draws with control characters of its own.
+	stdout, stderr = termSafe{stdout}, termSafe{stderr}
 	cfg, err := parseFlags(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -280,6 +280,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func isStderrTerminal(w io.Writer) bool {
+	if t, ok := w.(termSafe); ok {
+		w = t.w
+	}
 	f, ok := w.(*os.File)
 	return ok && isTerminal(f)
 }
@@ -306,6 +309,12 @@ func newCredentials(cfg *config) (b24.Credentials, error) {
 // clientFor builds a client on creds with the command line's settings.
 func clientFor(cfg *config, creds b24.Credentials, logger *slog.Logger, extra ...b24.Option) (*b24.Client, error) {
 	opts := []b24.Option{b24.WithRateLimit(cfg.rate, cfg.burst), b24.WithUserAgent("b24import/" + b24.Version)}
+	if cfg.maxResponse > 0 {
+		opts = append(opts, b24.WithMaxResponseSize(cfg.maxResponse<<20))
+	}
+	// How long the portal may still run a call whose answer was lost: the
+	// same bound as the resume's wait after a crash.
+	opts = append(opts, b24.WithMaxExecutionTime(min(cfg.settleWait, 24*time.Hour)))
 	if cfg.verbose {
 		opts = append(opts, b24.WithLogger(logger))
 	}

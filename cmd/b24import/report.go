@@ -18,8 +18,10 @@ import (
 // calls in flight); -report-order completion writes each as it arrives.
 // -report-excel writes a byte-order mark and ";" between cells, which
 // Excel in locales with a decimal comma opens without an import dialog.
+// Text cells that a spreadsheet would run as a formula are neutralised
+// (spreadsheetCell).
 type report struct {
-	f          *os.File
+	f          *atomicFile
 	w          *csv.Writer
 	path       string
 	inputOrder bool
@@ -43,9 +45,12 @@ type reportOptions struct {
 }
 
 // createReport opens the report before anything is sent, so that a path
-// that cannot be written stops the run early.
+// that cannot be written stops the run early. It is written under a
+// temporary name and renamed into place when the run ends: a previous
+// report stays whole until then, and a link at path is replaced, never
+// written through.
 func createReport(path string, opts reportOptions) (*report, error) {
-	f, err := os.Create(path)
+	f, err := createAtomic(path)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -53,6 +58,7 @@ func createReport(path string, opts reportOptions) (*report, error) {
 	if opts.excel {
 		if _, err := f.Write([]byte("\ufeff")); err != nil {
 			f.Close()
+			os.Remove(f.Name())
 			return nil, fmt.Errorf("report: %w", err)
 		}
 		r.w.Comma = ';'
@@ -111,7 +117,8 @@ func (r *report) write(line int, p *reportRow) {
 	if p.o.id > 0 {
 		id = strconv.FormatInt(p.o.id, 10)
 	}
-	r.w.Write([]string{strconv.Itoa(line), p.o.status, id, p.key, p.title, p.o.code, p.o.desc})
+	r.w.Write([]string{strconv.Itoa(line), p.o.status, id, spreadsheetCell(p.key), spreadsheetCell(p.title),
+		spreadsheetCell(p.o.code), spreadsheetCell(p.o.desc)})
 }
 
 // close writes the rows that got an outcome after a gap (rows never
@@ -125,7 +132,7 @@ func (r *report) close() error {
 	r.queue, r.head, r.pending = nil, 0, map[int]*reportRow{}
 	r.w.Flush()
 	err := r.w.Error()
-	if cerr := r.f.Close(); err == nil {
+	if cerr := r.f.commit(); err == nil {
 		err = cerr
 	}
 	if err != nil {

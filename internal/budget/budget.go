@@ -312,12 +312,16 @@ func (b *Local) releaser(method string, w int) func(*wire.ResponseTime, bool) {
 			m := b.state(method)
 			m.inflight -= w
 			m.calls--
+			if t != nil {
+				// First, so that a refusal that is the portal's first answer
+				// converts its reset time with the skew it shows.
+				b.observeSkew(t)
+			}
 			if blocked {
 				m.blocked = b.blockedUntil(m, t)
 				m.operating = max(m.operating, b.budget)
 			}
 			if t != nil {
-				b.observeSkew(t)
 				b.observe(m, t, blocked, w)
 			}
 			if blocked {

@@ -192,7 +192,7 @@ func TestOperatingBudgetRefusalKeepsCost(t *testing.T) {
 	rel(reading(1000, 50, clk.now().Add(time.Minute), 4), false)
 	rel, err = b.Acquire(t.Context(), "m", 1)
 	require.NoError(t, err)
-	rel(reading(1001, 101, clk.now().Add(time.Minute), 0.001), true)
+	rel(reading(1000, 101, clk.now().Add(time.Minute), 0.001), true)
 	m := b.methods["m"]
 	assert.Equal(t, 4.0, m.cost, "a refused call ran nothing: its time says nothing about the cost")
 	assert.Equal(t, 101.0, m.operating)
@@ -380,4 +380,22 @@ func TestAcquireWatchedSaysUntilWhen(t *testing.T) {
 	require.NoError(t, err)
 	rel(nil, false)
 	assert.False(t, called, "a call admitted at once waits for nothing")
+}
+
+// TestOperatingBudgetFirstRefusalAllowsForSkew: a 429 that is the first
+// answer of a portal whose clock runs 3 h ahead holds the method until
+// the portal's reset in this host's clock, not for 3 h more: the answer's
+// own finish is folded into the skew before its reset is converted.
+func TestOperatingBudgetFirstRefusalAllowsForSkew(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	b := New(100*time.Second, 10*time.Minute, clk.now)
+	portalNow := clk.now().Add(3 * time.Hour)
+	rel, err := b.Acquire(t.Context(), "m", 1)
+	require.NoError(t, err)
+	rel(&wire.ResponseTime{Start: unixSeconds(portalNow) - 0.01, Finish: unixSeconds(portalNow),
+		Operating: 101, HasOperating: true, OperatingResetAt: portalNow.Add(30 * time.Second)}, true)
+	wait, until := b.admit(b.methods["m"], 1)
+	require.True(t, wait)
+	assert.WithinDuration(t, clk.now().Add(30*time.Second), until, 2*time.Second,
+		"blocked until the reset by this host's clock")
 }

@@ -68,9 +68,13 @@ type Lister func(ctx context.Context, params map[string]any) (json.RawMessage, e
 // PageSize is how many items one crm.item.list answer holds at most.
 const PageSize = 50
 
-// keysPerFilter is how many keys one crm.item.list filter asks for: with no
-// copies in the portal, one page holds them all.
-const keysPerFilter = PageSize
+// KeysPerRequest is how many keys one crm.item.list filter asks for: with
+// no copies in the portal, one page holds every item found and is not
+// full, so it is also the last (a full page would take a second request
+// to show that nothing follows).
+const KeysPerRequest = PageSize - 1
+
+const keysPerFilter = KeysPerRequest
 
 // Lookup finds which of keys (all of one form, for entity type et) exist in
 // the portal and returns, by folded key, the id of the oldest item holding

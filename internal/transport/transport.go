@@ -8,6 +8,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func (t *Transport) Post(ctx context.Context, reqURL string, body []byte) (resp 
 	defer raw.Close()
 	resp.Status = r.StatusCode()
 	resp.Location = r.Header().Get("Location")
-	resp.Body, err = readCapped(raw, t.maxBody)
+	resp.Body, err = readCapped(raw, t.maxBody, r.RawResponse.ContentLength)
 	return resp, true, err
 }
 
@@ -116,20 +117,60 @@ func (t *Transport) Get(ctx context.Context, reqURL string) (Response, error) {
 	if resp.Status >= 300 && resp.Status < 400 {
 		return resp, fmt.Errorf("b24: token endpoint redirected (http %d); not followed", resp.Status)
 	}
-	resp.Body, err = readCapped(raw, maxTokenBody)
+	resp.Body, err = readCapped(raw, maxTokenBody, -1)
 	return resp, err
 }
 
-// readCapped reads at most limit bytes and fails beyond that.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("b24: reading response: %w", scrubURLError(err))
+// firstChunk and maxChunk size the chunks an answer of unknown length is
+// read in: most answers fit the first; the chunks double up to maxChunk.
+const (
+	firstChunk = 32 << 10
+	maxChunk   = 4 << 20
+)
+
+// readCapped reads at most limit bytes and fails beyond that, without
+// allocating much more than it keeps. declared is the answer's
+// Content-Length (-1: unknown): one over the cap fails before anything is
+// read, one within it is read into a buffer of that size (a body longer
+// than declared is still read, within the cap). An answer of unknown
+// length is read in chunks that together never pass limit+1 bytes and are
+// joined once at the end, so an answer over the cap costs at most the cap
+// before it fails, and one within it twice its size (io.ReadAll's growing
+// buffer costs two to three times the cap either way).
+func readCapped(r io.Reader, limit, declared int64) ([]byte, error) {
+	if declared > limit {
+		return nil, fmt.Errorf("%w (%d bytes declared, more than %d)", ErrResponseTooLarge, declared, limit)
 	}
-	if int64(len(b)) > limit {
+	var chunks [][]byte
+	total := int64(0)
+	size := int64(firstChunk)
+	if declared >= 0 {
+		size = declared + 1 // one more byte shows a body longer than declared
+	}
+	for {
+		size = min(size, limit+1-total)
+		if size <= 0 {
+			return nil, fmt.Errorf("%w (more than %d bytes)", ErrResponseTooLarge, limit)
+		}
+		chunk := make([]byte, size)
+		n, err := io.ReadFull(r, chunk)
+		total += int64(n)
+		chunks = append(chunks, chunk[:n])
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("b24: reading response: %w", scrubURLError(err))
+		}
+		size = min(2*size, maxChunk)
+	}
+	if total > limit {
 		return nil, fmt.Errorf("%w (more than %d bytes)", ErrResponseTooLarge, limit)
 	}
-	return b, nil
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return bytes.Join(chunks, nil), nil
 }
 
 // scrubURLError drops the request URL from transport errors: webhook URLs

@@ -45,26 +45,47 @@ type ResponseTime struct {
 	HasOperating bool
 }
 
+// Bounds of the readings a time block is believed in. A reading outside
+// them (1e308 seconds, a negative duration, a stamp of another millennium)
+// comes from a broken or hostile portal, and pacing on it would hold a
+// method for ever: it is read as not reported.
+const (
+	// minStamp and maxStamp bound the stamps (unix seconds): 2000-01-01
+	// to 2100-01-01.
+	minStamp, maxStamp = 946684800, 4102444800
+	// maxCallSeconds bounds one call's duration and processing time.
+	maxCallSeconds = 3600
+	// maxOperatingSeconds bounds the operating reading: a method's server
+	// time within the portal's window (10 minutes in the cloud).
+	maxOperatingSeconds = 86400
+)
+
 // UnmarshalJSON reads the time block, accepting numbers or numeric strings.
-// A malformed block decodes as empty: it must not fail the call.
+// A malformed block decodes as empty: it must not fail the call. Readings
+// out of range (see maxCallSeconds and its neighbours) read as not
+// reported.
 func (t *ResponseTime) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil
 	}
-	num := func(key string) (float64, bool) {
+	num := func(key string, lo, hi float64) (float64, bool) {
 		v, ok := raw[key]
 		if !ok {
 			return 0, false
 		}
-		return ParseFlexFloat(v)
+		f, ok := ParseFlexFloat(v)
+		if !ok || f < lo || f > hi {
+			return 0, false
+		}
+		return f, true
 	}
-	t.Start, _ = num("start")
-	t.Finish, _ = num("finish")
-	t.Duration, _ = num("duration")
-	t.Processing, _ = num("processing")
-	t.Operating, t.HasOperating = num("operating")
-	if r, ok := num("operating_reset_at"); ok && r > 0 {
+	t.Start, _ = num("start", minStamp, maxStamp)
+	t.Finish, _ = num("finish", minStamp, maxStamp)
+	t.Duration, _ = num("duration", 0, maxCallSeconds)
+	t.Processing, _ = num("processing", 0, maxCallSeconds)
+	t.Operating, t.HasOperating = num("operating", 0, maxOperatingSeconds)
+	if r, ok := num("operating_reset_at", minStamp, maxStamp); ok {
 		sec, frac := math.Modf(r)
 		t.OperatingResetAt = time.Unix(int64(sec), int64(frac*1e9))
 	}
