@@ -54,6 +54,13 @@ type ItemResult struct {
 	Status ItemStatus
 	ID     int64 // set when Status == ItemImported
 	Err    error // *ItemError when ItemRejected; the cause when ItemUnknown or ItemNotSent
+	// Action says what an imported item took when Status is ItemImported:
+	// ActionCreated, ActionFound (its dedup key was already in the portal;
+	// ID is the item found) or ActionUpdated (found and updated, see
+	// [WithExisting]). Zero for the other statuses.
+	Action ItemAction
+	// Ref is the input item's Item.Ref, as given.
+	Ref any
 }
 
 // BatchImportResult holds one result per input item: Items[i] is about items[i].
@@ -103,7 +110,8 @@ type Progress struct {
 type ImportOption func(*importConfig) error
 
 type importConfig struct {
-	packing         int // 0 automatic, 1 off, n: at most n calls per batch request
+	existing        Existing // 0: ExistingSkip for rows with a dedup key
+	packing         int      // 0 automatic, 1 off, n: at most n calls per batch request
 	concurrency     int
 	chunkSize       int
 	progress        func(Progress)
@@ -217,14 +225,18 @@ func WithPacking(n int) ImportOption {
 // stopped the import, if any (so errors.Is(err, context.Canceled) works).
 //
 // Set OriginatorID and OriginID on each item (XMLID for invoices and smart
-// processes) and imports become exactly-once: when a call's outcome is
-// unknown (timeout, dropped connection, 5xx, a partial save) the engine
-// looks those keys up with crm.item.list, marks the rows that exist as
-// imported with their real IDs and resends only the missing ones. Without
-// keys such rows end [ItemUnknown]; nothing is ever resent blindly. A call
-// whose answer never came (a timeout, a dropped connection) may still be
-// running on the portal: its rows are looked up only once
-// [WithMaxExecutionTime] has passed since it was sent.
+// processes) and no row is created twice. Before sending, the keys are
+// looked up with crm.item.list, 2,500 to a batch request: rows already in
+// the portal end [ItemImported] with their id and [ActionFound] (or are
+// updated, see [WithExisting]), so running the same import again creates
+// nothing; a second row of the input with the same key is rejected
+// ([CodeDuplicateKey]). When a call's outcome is unknown (timeout, dropped
+// connection, 5xx, a partial save) the engine looks the keys up again,
+// marks the rows that exist as imported with their real IDs and resends
+// only the missing ones. Without keys such rows end [ItemUnknown]; nothing
+// is ever resent blindly. A call whose answer never came (a timeout, a
+// dropped connection) may still be running on the portal: its rows are
+// looked up only once [WithMaxExecutionTime] has passed since it was sent.
 //
 // Cancelling ctx stops the sending at once; the import then ends within
 // twice the attempt timeout ([RetryPolicy].AttemptTimeout, 75 s by
@@ -236,10 +248,6 @@ func WithPacking(n int) ImportOption {
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTypeID, items []Item, opts ...ImportOption) (*BatchImportResult, error) {
-	res := &BatchImportResult{Items: make([]ItemResult, len(items))}
-	for i := range res.Items {
-		res.Items[i] = ItemResult{Index: i, Status: ItemNotSent}
-	}
 	seq := func(yield func(Item) bool) {
 		for _, it := range items {
 			if !yield(it) {
@@ -248,8 +256,18 @@ func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTyp
 		}
 	}
 	opts = append([]ImportOption{WithTotal(len(items))}, opts...)
+	return collect(ctx, len(items), s.ImportSeq(ctx, entityTypeID, seq, opts...))
+}
+
+// collect gathers the n results of a streaming run into a result by
+// input index, with the error that summarises them.
+func collect(ctx context.Context, n int, results iter.Seq[ItemResult]) (*BatchImportResult, error) {
+	res := &BatchImportResult{Items: make([]ItemResult, n)}
+	for i := range res.Items {
+		res.Items[i] = ItemResult{Index: i, Status: ItemNotSent}
+	}
 	var cause error
-	for r := range s.ImportSeq(ctx, entityTypeID, seq, opts...) {
+	for r := range results {
 		if r.Index < 0 {
 			cause = r.Err // a setup error, reported before any item
 			continue
@@ -318,6 +336,22 @@ func flightGrace(p RetryPolicy) time.Duration { return 2 * p.AttemptTimeout }
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeID, items iter.Seq[Item], opts ...ImportOption) iter.Seq[ItemResult] {
+	var rows iter.Seq[inputRow]
+	if items != nil {
+		rows = func(yield func(inputRow) bool) {
+			for it := range items {
+				if !yield(inputRow{item: it}) {
+					return
+				}
+			}
+		}
+	}
+	return s.runSeq(ctx, entityTypeID, rows, false, opts)
+}
+
+// runSeq runs an engine over rows (imports, or updates by id) and yields
+// its results.
+func (s *CRMItemService) runSeq(ctx context.Context, entityTypeID EntityTypeID, rows iter.Seq[inputRow], updating bool, opts []ImportOption) iter.Seq[ItemResult] {
 	return func(yield func(ItemResult) bool) {
 		cfg := importConfig{concurrency: DefaultConcurrency, chunkSize: MaxBatchImportSize, total: -1, now: time.Now}
 		for _, o := range opts {
@@ -333,7 +367,7 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 			yield(ItemResult{Index: -1, Status: ItemNotSent, Err: invalidInput("entity type id %d is not valid", int(entityTypeID))})
 			return
 		}
-		if items == nil {
+		if rows == nil {
 			return
 		}
 		ctx, stop := context.WithCancel(ctx)
@@ -353,8 +387,9 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 			}
 		}()
 		e := newEngine(s.client, entityTypeID, cfg, flight)
+		e.updating = updating
 		out := make(chan []ItemResult, cfg.concurrency+1)
-		go e.run(ctx, items, out)
+		go e.run(ctx, rows, out)
 		for results := range out {
 			for _, r := range results {
 				if !yield(r) {

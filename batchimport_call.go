@@ -313,10 +313,7 @@ func (e *engine) lookup(ctx context.Context, rows []pendingItem) (found map[int]
 		}
 		byKey[k] = append(byKey[k], p.index)
 	}
-	list := func(fctx context.Context, params map[string]any) (json.RawMessage, error) {
-		return e.list(fctx, params, ctx.Err() != nil)
-	}
-	ids, err := dedup.Lookup(e.flight, list, int(e.et), keys)
+	hits, err := dedup.Find(e.flight, e.lookupLister(ctx.Err() != nil), int(e.et), keys, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -328,8 +325,8 @@ func (e *engine) lookup(ctx context.Context, rows []pendingItem) (found map[int]
 			}
 			continue
 		}
-		if id, ok := ids[k]; ok {
-			found[idx[0]] = id
+		if hit, ok := hits[k]; ok {
+			found[idx[0]] = hit.ID
 		}
 	}
 	return found, ambiguous, nil

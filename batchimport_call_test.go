@@ -284,7 +284,9 @@ func TestBatchImportOnSend(t *testing.T) {
 				return nil
 			}
 			items := deals(100, true)
-			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithOnSend(onSend), b24.WithPacking(packing))
+			// ExistingCreate: no lookup batches among the requests counted.
+			res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithOnSend(onSend), b24.WithPacking(packing),
+				b24.WithExisting(b24.ExistingCreate))
 			require.NoError(t, err)
 			assertExactlyOnce(t, srv, items, res)
 			requests := 0

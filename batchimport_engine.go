@@ -2,7 +2,6 @@ package b24
 
 import (
 	"context"
-	"iter"
 	"math"
 	"sync"
 	"time"
@@ -24,22 +23,27 @@ const packTimeTarget = 20.0
 const maxPacksInFlight = 2
 
 // maxReconcileRounds bounds how often the engine looks up and resends the
-// missing rows of a call whose outcome was unknown.
-const maxReconcileRounds = 4
+// missing rows of a call whose outcome was unknown. Each round costs a
+// lookup and is caused by a failure of the portal's own (a 5xx, a dropped
+// connection, a partial save); eight is as many as a call's retries of
+// refusals, and rows still unsettled after them end unknown.
+const maxReconcileRounds = 8
 
 // pendingItem is an item with its input index and dedup key.
 type pendingItem struct {
 	index int
 	item  Item
 	key   dedup.Key
-	keyed bool // key is complete: the row can be looked up
+	keyed bool       // key is complete: the row can be looked up
+	upd   *updateJob // set when the row updates an existing item
 }
 
-// chunk is the items of one call.
+// chunk is the items of one call, or the updates of one request.
 type chunk struct {
 	cmdID   string // command id when packed into a batch request
 	items   []pendingItem
 	history bool // some item carries CreatedTime: send alone, in order
+	update  bool // the items update existing ones (crm.item.update)
 }
 
 // engine runs one import: it validates and chunks the input, dispatches
@@ -74,6 +78,10 @@ type engine struct {
 	// watches progress, which keeps the request loop from reporting them.
 	board   *waitBoard
 	samples []rateSample // recent (time, done) pairs for the ETA, under mu
+	updCost float64      // moving average of server seconds per update
+
+	updating bool        // the input updates items by id (UpdateSeq)
+	refs     map[int]any // Item.Ref of rows without a result yet; guarded by mu
 }
 
 // rateSample is the count of finished items at a moment.
@@ -105,80 +113,6 @@ func newEngine(c *Client, et EntityTypeID, cfg importConfig, flight context.Cont
 		e.board = &waitBoard{}
 	}
 	return e
-}
-
-// run validates and chunks the input, dispatches calls and closes out when
-// every result has been sent.
-func (e *engine) run(ctx context.Context, items iter.Seq[Item], out chan<- []ItemResult) {
-	stopWatch := e.watchWaits()
-	defer func() {
-		e.inflight.Wait()
-		stopWatch()
-		close(out)
-	}()
-	v := newItemValidator(e.et, e.cfg.originalUFNames, e.cfg.now)
-	cur := chunk{}
-	var pack []chunk // chunks waiting to travel together in one batch request
-	index := 0
-	sendPack := func() bool {
-		if len(pack) == 0 {
-			return true
-		}
-		u := pack
-		pack = nil
-		return e.dispatch(ctx, u, out)
-	}
-	flush := func() bool {
-		if len(cur.items) == 0 {
-			return true
-		}
-		if len(pack) > 0 && pack[0].history != cur.history && !sendPack() {
-			return false
-		}
-		pack = append(pack, cur)
-		cur = chunk{}
-		if !e.waitFirst(ctx) {
-			return false
-		}
-		if len(pack) >= e.packSize() {
-			return sendPack()
-		}
-		return true
-	}
-	stopped := false
-	for it := range items {
-		if stopped || ctx.Err() != nil {
-			break // rows not read are not sent; BatchImport reports them
-		}
-		i := index
-		index++
-		if ierr := v.check(&it); ierr != nil {
-			ierr.Index = i
-			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
-			continue
-		}
-		p := pendingItem{index: i, item: it}
-		p.key, p.keyed = dedupKeyOf(e.et, &it)
-		hist := !it.CreatedTime.IsZero()
-		if hist != cur.history && len(cur.items) > 0 && !flush() {
-			stopped = true
-		}
-		cur.history = hist
-		cur.items = append(cur.items, p)
-		if !stopped && len(cur.items) == e.cfg.chunkSize && !flush() {
-			stopped = true
-		}
-	}
-	if !stopped && flush() && sendPack() {
-		return
-	}
-	// Rows read but never dispatched.
-	var left []pendingItem
-	for _, ch := range pack {
-		left = append(left, ch.items...)
-	}
-	left = append(left, cur.items...)
-	e.emit(out, notSent(left, e.stopCause(ctx)))
 }
 
 // waitFirst holds the chunks after the first one while automatic packing
@@ -243,7 +177,7 @@ func (e *engine) dispatch(ctx context.Context, unit []chunk, out chan<- []ItemRe
 		}
 		return all
 	}
-	if len(unit) > 1 && !history {
+	if len(unit) > 1 && !history || unit[0].update && len(unit[0].items) > 1 {
 		select {
 		case e.packs <- struct{}{}:
 			packed = true
@@ -309,12 +243,42 @@ func notSent(items []pendingItem, cause error) []ItemResult {
 	return rs
 }
 
+// remember keeps a row's Item.Ref until its result is emitted.
+func (e *engine) remember(index int, ref any) {
+	if ref == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.refs == nil {
+		e.refs = make(map[int]any)
+	}
+	e.refs[index] = ref
+	e.mu.Unlock()
+}
+
 // emit counts results, reports progress and hands them to the consumer.
+// It gives each its row's Ref and an imported row its action (created,
+// unless the result says otherwise).
 func (e *engine) emit(out chan<- []ItemResult, rs []ItemResult) {
 	if len(rs) == 0 {
 		return
 	}
 	e.mu.Lock()
+	for i := range rs {
+		r := &rs[i]
+		if ref, ok := e.refs[r.Index]; ok {
+			r.Ref = ref
+			delete(e.refs, r.Index)
+		}
+		switch {
+		case r.Status != ItemImported:
+			r.Action = 0
+		case r.Action == 0 && e.updating:
+			r.Action = ActionUpdated
+		case r.Action == 0:
+			r.Action = ActionCreated
+		}
+	}
 	for _, r := range rs {
 		e.counts.Done++
 		switch r.Status {
@@ -466,6 +430,9 @@ func (e *engine) packSize() int {
 // as one batch request.
 func (e *engine) importUnit(ctx context.Context, unit []chunk) []ItemResult {
 	defer e.unitDone()
+	if unit[0].update {
+		return e.updateRows(ctx, unit[0].items)
+	}
 	if len(unit) == 1 {
 		return e.importRows(ctx, unit[0].items)
 	}

@@ -15,7 +15,7 @@ import (
 // command stops the ones after it and the rows keep their order.
 func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	history := unit[0].history
-	cmds := make(map[string]string, len(unit))
+	var lines []batchLine
 	var packed, plain []chunk
 	for i, ch := range unit {
 		cmd, err := encodeImportCommand(e.et, ch.items, e.cfg.originalUFNames)
@@ -24,7 +24,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 			continue
 		}
 		ch.cmdID = "c" + strconv.Itoa(i) // never numeric: PHP would turn the sections into lists
-		cmds[ch.cmdID] = cmd
+		lines = append(lines, batchLine{id: ch.cmdID, method: methodBatchImport, line: cmd})
 		packed = append(packed, ch)
 	}
 	var results []ItemResult
@@ -44,17 +44,11 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	if history {
 		halt = 1
 	}
-	req, err := newRequest("batch", map[string]any{"halt": halt, "cmd": cmds})
-	if err != nil {
-		for _, ch := range unit {
-			results = append(results, e.importRows(ctx, ch.items)...)
-		}
-		return results
-	}
-	// The request weighs as many calls on the budget as it carries.
+	// The commands run in order (history needs it), and the request weighs
+	// as many calls on the budget as it carries.
+	req := &request{method: "batch", body: batchBody(lines, halt == 1)}
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
-	var dec batchDecoder // one decoding per answer for the budget and the rows
-	req.timeOf, req.blockedOf = dec.time, dec.blocked
+	req.timeOf, req.blockedOf = batchTime, batchBlocked // the answer is decoded once (Envelope.Batch)
 	req.observe = e.observer()
 	var calls [][]pendingItem
 	for _, ch := range packed {
@@ -64,7 +58,7 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	env, err := e.c.do(ctx, req)
 	var answer *wire.BatchAnswer
 	if err == nil {
-		if answer, err = dec.decode(env); err != nil {
+		if answer, err = env.Batch(); err != nil {
 			err = &OutcomeUnknownError{Method: "batch", Err: errors.New("b24: unreadable batch answer")}
 		}
 	}
@@ -113,11 +107,7 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 // wrapper's own, whose operating is 0 and whose reset lies a whole window
 // ahead, so it is not passed on.
 func batchTime(env *wire.Envelope) *ResponseTime {
-	var d batchDecoder
-	return d.time(env)
-}
-
-func batchTimeOf(a *wire.BatchAnswer, err error) *ResponseTime {
+	a, err := env.Batch()
 	if err != nil || len(a.ResultTime) == 0 {
 		return nil
 	}
@@ -144,11 +134,7 @@ func batchTimeOf(a *wire.BatchAnswer, err error) *ResponseTime {
 // batchBlocked reports whether the portal refused a command of a packed
 // request with OPERATION_TIME_LIMIT, so the budget holds the method.
 func batchBlocked(env *wire.Envelope) bool {
-	var d batchDecoder
-	return d.blocked(env)
-}
-
-func batchBlockedOf(a *wire.BatchAnswer, err error) bool {
+	a, err := env.Batch()
 	if err != nil {
 		return false
 	}

@@ -13,10 +13,20 @@ import (
 	"github.com/b24kit/b24/internal/wire"
 )
 
-// CRMItemService imports CRM items of any entity type through the universal
-// crm.item methods: crm.item.batchImport and crm.item.import, and
-// crm.item.list to find items again by dedup key after a call whose outcome
-// is unknown. Get it from [Client.CRMItem]; it is safe for concurrent use.
+// CRMItemService imports, reads and updates CRM items of any entity type
+// through the universal crm.item methods. Get it from [Client.CRMItem]; it
+// is safe for concurrent use.
+//
+//   - Import: [CRMItemService.BatchImport], [CRMItemService.ImportSeq]
+//     (streaming) and [CRMItemService.Import] (one item), with
+//     crm.item.batchImport and crm.item.import. Rows with a dedup key are
+//     looked up first ([WithExisting]) and again after a failure, with
+//     crm.item.list, so none is created twice.
+//   - Read: [CRMItemService.Get] (crm.item.get), [CRMItemService.List]
+//     (crm.item.list, every page of a large list) and
+//     [CRMItemService.Fields] (crm.item.fields).
+//   - Update: [CRMItemService.Update], [CRMItemService.BatchUpdate] and
+//     [CRMItemService.UpdateSeq] (crm.item.update).
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/index.html
 type CRMItemService service
@@ -279,8 +289,10 @@ func (m *Multifield) UnmarshalJSON(b []byte) error {
 //
 // Exactly-once imports: set OriginatorID and OriginID (leads, deals,
 // contacts, companies) or XMLID (smart invoices and smart processes) and
-// imports become exactly-once: when a call's outcome is unknown, the import
-// looks the items up by that key instead of sending them again.
+// no item is created twice: an import looks the keys up before sending
+// (see [WithExisting]), and again when a call's outcome is unknown instead
+// of sending the items again. One without the other is refused
+// ([CodeIncompleteKey]).
 type Item struct {
 	Title               string  `json:"title,omitempty"`
 	TypeID              string  `json:"typeId,omitempty"`
@@ -364,6 +376,12 @@ type Item struct {
 	// refuses them, and misspellings of them, which the portal would
 	// silently drop.
 	Fields map[string]any `json:"-"`
+
+	// Ref is the caller's own reference for the item (a line number, a
+	// key in another system); it is never sent. Every result carries it
+	// back in ItemResult.Ref, so a streaming import need not keep its
+	// input to know which row a result is about.
+	Ref any `json:"-"`
 }
 
 // dedupKeyOf returns the key that identifies it on the portal, used to find

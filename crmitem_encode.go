@@ -158,7 +158,7 @@ func (w valueWalker) walk(dst []byte, v any, depth int) ([]byte, error) {
 	s := w.sink
 	var err error
 	switch x := v.(type) {
-	case nil:
+	case nil, clearValue:
 		return s.null(dst), nil
 	case string:
 		return w.text(dst, x)

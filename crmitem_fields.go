@@ -295,7 +295,7 @@ func (get dateField) decode(it *Item, v json.RawMessage) error {
 	if err := json.Unmarshal(v, &s); err != nil {
 		return err
 	}
-	d, err := ParseDate(s)
+	d, err := portalDate(s) // answers carry dates as datetimes at midnight
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ type itemValidator struct {
 	et              EntityTypeID
 	originalUFNames bool
 	now             func() time.Time
+	update          bool // the items update existing ones (see checkMode)
 
 	lastCreated int64 // unix seconds of the last accepted createdTime
 	haveCreated bool
@@ -92,6 +93,9 @@ func itemErr(code, format string, args ...any) *ItemError {
 // check returns nil when the item may be sent, else an *ItemError (Index
 // left 0; the engine sets it) with a client-side code.
 func (v *itemValidator) check(it *Item) *ItemError {
+	if ie := v.checkMode(it); ie != nil {
+		return ie
+	}
 	if ie := v.checkTyped(it); ie != nil {
 		return ie
 	}
@@ -181,7 +185,7 @@ func (v *itemValidator) checkFields(it *Item) *ItemError {
 			continue
 		}
 		var ie *ItemError
-		if kv := v.judgeKey(k); kv.code != "" {
+		if kv := v.judgeKey(k); kv.code != "" && !(val == Clear && kv.code == CodeDuplicateField) {
 			ie = &ItemError{Code: kv.code, Description: kv.desc}
 		} else if path, problem := checkValue(val, 0); problem != "" {
 			ie = itemErr(CodeInvalidValue, "%s: %s", shortName(k+path), problem)

@@ -1,5 +1,6 @@
 // Package b24 is a typed client for importing CRM items into Bitrix24
-// through crm.item.batchImport, fast and without losing or duplicating a row.
+// through crm.item.batchImport, fast and without losing or duplicating a row,
+// and for reading and updating them again.
 //
 // # Quick start
 //
@@ -22,9 +23,26 @@
 //	}
 //
 // Set OriginatorID and OriginID on each item (XMLID for smart invoices and
-// smart processes) and imports become exactly-once: when a call's outcome is
-// unknown, the rows are looked up by those keys and only the missing ones
-// are sent again.
+// smart processes) and no row is ever created twice: before sending, the
+// keys are looked up and the rows already in the portal end imported with
+// their existing ids (ActionFound), so running the same import again
+// creates nothing; when a call's outcome is unknown, the rows are looked up
+// again and only the missing ones are sent. [WithExisting] turns the first
+// into an upsert (ExistingUpdate) or switches it off (ExistingCreate).
+//
+// # Reading and updating
+//
+//	rec, err := client.CRMItem.Get(ctx, b24.EntityDeal, 42)
+//	for rec, err := range client.CRMItem.List(ctx, b24.EntityDeal, b24.ListQuery{
+//		Filter: map[string]any{"=originatorId": "old-crm"},
+//	}) { ... }
+//	err = client.CRMItem.Update(ctx, b24.EntityDeal, 42, b24.Item{StageID: "WON"})
+//
+// [CRMItemService.List] pages by id and packs 50 pages into one batch
+// request; [CRMItemService.BatchUpdate] and [CRMItemService.UpdateSeq]
+// update many items, packed and paced like imports. [Client.CallMeta]
+// returns any method's total, next and time block, and [Client.Batch] runs
+// up to 50 commands in one request.
 //
 // # Authentication
 //

@@ -61,6 +61,9 @@ var (
 	// that moved or cannot be reached). The rows it had not settled end
 	// [ItemNotSent] with an error that matches it and unwraps to the cause.
 	ErrImportStopped = errors.New("b24: import stopped")
+	// ErrNotRun: a command of a batch request that the portal did not run
+	// because an earlier one failed (halt=1). Nothing of it was executed.
+	ErrNotRun = errors.New("b24: batch command not run")
 )
 
 // codeSentinels maps portal codes (compared case-insensitively, because the
@@ -423,6 +426,7 @@ func (e *notRunError) Error() string {
 	return "b24: " + e.method + ": not run: an earlier command of the batch failed (halt=1)"
 }
 func (e *notRunError) failureClass() failureClass { return classRefused }
+func (e *notRunError) Is(target error) bool       { return target == ErrNotRun }
 
 // sendHookError is the failure of a [WithOnSend] function: the request
 // was not sent, and since the caller could not record that it would be,

@@ -321,7 +321,9 @@ func TestHostileCancelledImportEndsBounded(t *testing.T) {
 			for i := range items {
 				items[i] = Item{Title: fmt.Sprint("deal ", i), OriginatorID: "crm", OriginID: fmt.Sprint(i)}
 			}
-			res, err := c.CRMItem.BatchImport(ctx, EntityDeal, items, WithConcurrency(1))
+			// ExistingCreate: the subject is the settling of the call, not the
+			// lookup before it (which the trickle would stall the same way).
+			res, err := c.CRMItem.BatchImport(ctx, EntityDeal, items, WithConcurrency(1), WithExisting(ExistingCreate))
 			assertClean(t, err)
 			assert.ErrorIs(t, err, context.Canceled)
 			for _, r := range res.Items {

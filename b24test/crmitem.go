@@ -252,7 +252,8 @@ func handleGet(x *exchange, p map[string]any) outcome {
 }
 
 // renderItem builds the answer form of an item: id, the stored fields (or
-// the selected ones), createdTime and updatedTime. As on the portal every
+// the selected ones), the fm list of a lead, contact or company (every
+// value with its id), createdTime and updatedTime. As on the portal every
 // field of the type is there, null when the item has no value.
 func renderItem(es *entityStore, it *storedItem, sel map[string]bool) map[string]any {
 	typeID := es.typeID
@@ -268,7 +269,7 @@ func renderItem(es *entityStore, it *storedItem, sel map[string]bool) map[string
 		}
 	}
 	for k, v := range fields {
-		if want(k) {
+		if want(k) && !multifieldKeys[k] {
 			out[k] = v
 		}
 	}
@@ -276,6 +277,9 @@ func renderItem(es *entityStore, it *storedItem, sel map[string]bool) map[string
 		if v, ok := out[k]; ok && v == nil {
 			out[k] = float64(1) // the webhook's user created it and is responsible
 		}
+	}
+	if want("fm") && (typeID == 1 || typeID == 3 || typeID == 4) {
+		out["fm"] = renderFM(it.fm)
 	}
 	out["id"] = it.id
 	if want("entityTypeId") {

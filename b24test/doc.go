@@ -30,15 +30,15 @@
 // invalid JSON is read as no parameters, as on the portal.
 //
 // Methods: crm.item.batchImport, crm.item.import, crm.item.add,
-// crm.item.get, crm.item.list, crm.item.fields, crm.category.list,
-// crm.status.list, user.get, batch, server.time and profile; any other
-// method answers 404 ERROR_METHOD_NOT_FOUND. What the portal says about
-// itself is configurable: pipelines and their stages ([WithCategories];
-// deals have a new portal's "General" pipeline by default), other status
-// lists ([WithStatuses]: SOURCE, DEAL_TYPE, STATUS, ...), its users
-// ([WithUsers]) and user fields with their types and list choices
-// ([WithUserFields]), so that code which looks values up by name can be
-// tested.
+// crm.item.get, crm.item.list, crm.item.update, crm.item.delete,
+// crm.item.fields, crm.category.list, crm.status.list, user.get, batch,
+// server.time and profile; any other method answers 404
+// ERROR_METHOD_NOT_FOUND. What the portal says about itself is
+// configurable: pipelines and their stages ([WithCategories]; deals have a
+// new portal's "General" pipeline by default), other status lists
+// ([WithStatuses]: SOURCE, DEAL_TYPE, STATUS, ...), its users ([WithUsers])
+// and user fields with their types and list choices ([WithUserFields]), so
+// that code which looks values up by name can be tested.
 // Items are validated like the portal does it: keys are normalised to
 // camelCase and unknown ones dropped silently, unparseable dates dropped,
 // required fields and the history rules of import (createdTime ascending,
@@ -46,6 +46,31 @@
 // quote and smart invoice exist; smart processes are registered with
 // [WithSmartProcess]. The caller is a portal administrator unless
 // [WithoutAdmin] is given.
+//
+// Reading and updating follow the portal: crm.item.get and crm.item.update
+// answer NOT_FOUND for an id that is not there (or was deleted; ids are
+// never reused), and answer with the item, whose multifields are an fm
+// list of {id, typeId, valueType, value}. crm.item.update sets the fields
+// named, clears the ones given an empty value, ignores unknown and
+// read-only ones (id, the history fields) and changes multifields through
+// fm: keys n0, n1, ... add a value, a value's id rewrites it, its id with
+// an empty value deletes it. crm.item.list pages by 50 with total and
+// next, or counts nothing with start=-1 (no total, no next, the first
+// page); it filters with =, !=, @, !@, >, >=, <, <= (strings compared as
+// the portal's database collation does: case-insensitively, trailing
+// spaces ignored; a filter on id that is not a number is refused with
+// INVALID_ARG_VALUE), selects fields with select and orders by one field
+// (then by id). [Server.Records] and [Server.Record] give the stored items
+// as the SDK reads them back, as [b24.ItemRecord] values, so tests can
+// assert on typed fields.
+//
+// Where it deliberately differs from a portal: get and list answer no
+// flat aliases of the multifields (phone, emailWork, ...), only fm, and
+// list answers fm too (the portal's list was not verified to); update
+// reads multifields from fm alone (the import's PHONE lists are ignored
+// there); filters know no LIKE (%) and no logic:OR groups; batch
+// substitutes $result[...] references with what earlier commands returned,
+// leaving the text in place where the path is missing.
 //
 // # Limits
 //

@@ -27,13 +27,17 @@ func ExampleNewServer() {
 	for _, it := range srv.Items(b24.EntityDeal) {
 		fmt.Println(it.ID, it.Fields["title"], it.Fields["originId"])
 	}
-	fmt.Println("requests:", len(srv.Requests()))
+	// The import looks the dedup keys up first, then creates what is missing.
+	for _, r := range srv.Requests() {
+		fmt.Println("request:", r.Method)
+	}
 	// Output:
 	// 0 true 1
 	// 1 true 2
 	// 1 Website redesign D-1
 	// 2 Support contract D-2
-	// requests: 1
+	// request: crm.item.list
+	// request: crm.item.batchImport
 }
 
 func ExampleServer_InjectFault() {

@@ -24,6 +24,7 @@ type Stats struct {
 	Refreshes        int // successful token refreshes
 	AuthFailures     int // REST calls refused for their credentials
 	ItemsCreated     int // items stored (import, batchImport, add)
+	ItemsUpdated     int // items changed by crm.item.update
 	ItemErrors       int // per-item refusals in batchImport
 	Dropped          int // connections closed without an answer
 	TimedOut         int // requests cut off by the request timeout
@@ -93,10 +94,11 @@ func (s *Server) Items(entityTypeID b24.EntityTypeID) []StoredItem {
 	}
 	es.mu.RLock()
 	defer es.mu.RUnlock()
-	out := make([]StoredItem, len(es.items))
+	out := make([]StoredItem, 0, len(es.items)-es.deleted)
 	for i := range es.items {
-		it := &es.items[i]
-		out[i] = StoredItem{ID: it.id, EntityTypeID: entityTypeID, Fields: it.fieldMap()}
+		if it := &es.items[i]; !it.deleted {
+			out = append(out, StoredItem{ID: it.id, EntityTypeID: entityTypeID, Fields: it.fieldMap()})
+		}
 	}
 	return out
 }
@@ -110,5 +112,5 @@ func (s *Server) ItemCount(entityTypeID b24.EntityTypeID) int {
 	}
 	es.mu.RLock()
 	defer es.mu.RUnlock()
-	return len(es.items)
+	return len(es.items) - es.deleted
 }

@@ -1,6 +1,7 @@
 package b24test
 
 import (
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,20 +64,20 @@ func parseFilter(v any) []filterTerm {
 // matches reports whether the item satisfies the term.
 func (t *filterTerm) matches(it *storedItem) bool {
 	var got string
-	if t.field == "id" {
+	if strings.EqualFold(t.field, "id") {
 		got = strconv.FormatInt(it.id, 10)
 	} else {
 		got = stringValue(it.value(t.field))
 	}
 	switch t.op {
 	case "=":
-		return got == t.vals[0]
+		return sameValue(got, t.vals[0])
 	case "!=":
-		return got != t.vals[0]
+		return !sameValue(got, t.vals[0])
 	case "@", "!@":
 		in := false
 		for _, v := range t.vals {
-			if got == v {
+			if sameValue(got, v) {
 				in = true
 				break
 			}
@@ -93,6 +94,33 @@ func (t *filterTerm) matches(it *storedItem) bool {
 		return c < 0
 	}
 	return c <= 0 // "<="
+}
+
+// sameValue compares as the portal's database does: numbers by value,
+// text case-insensitively and ignoring trailing spaces.
+func sameValue(a, b string) bool {
+	fa, ea := strconv.ParseFloat(a, 64)
+	fb, eb := strconv.ParseFloat(b, 64)
+	if ea == nil && eb == nil {
+		return fa == fb
+	}
+	return foldKey(a) == foldKey(b)
+}
+
+// checkIDTerms refuses an id filter whose value is not a number, as the
+// portal does: INVALID_ARG_VALUE.
+func checkIDTerms(terms []filterTerm) *apiErr {
+	for _, t := range terms {
+		if !strings.EqualFold(t.field, "id") {
+			continue
+		}
+		for _, v := range t.vals {
+			if _, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err != nil {
+				return &apiErr{http.StatusBadRequest, "INVALID_ARG_VALUE", "Invalid filter: field 'id' has invalid value"}
+			}
+		}
+	}
+	return nil
 }
 
 // compareValues compares numerically when both parse as numbers.
@@ -119,7 +147,7 @@ func (es *entityStore) candidatesLocked(terms []filterTerm) (ids []int64, all bo
 			continue
 		}
 		switch t.field {
-		case "id":
+		case "id", "ID":
 			for _, v := range t.vals {
 				if n, err := strconv.ParseInt(v, 10, 64); err == nil && es.getLocked(n) != nil {
 					ids = append(ids, n)
@@ -156,11 +184,16 @@ func handleList(x *exchange, p map[string]any) outcome {
 			break
 		}
 	}
-	start := int64(0)
+	start, count := int64(0), true
 	if sv, ok := param(p, "start"); ok {
 		if n, ok := intValue(sv); ok && n > 0 {
 			start = n
+		} else if ok && n == -1 {
+			count = false // start=-1: the first page, nothing counted
 		}
+	}
+	if e := checkIDTerms(terms); e != nil {
+		return outcome{err: e}
 	}
 	var sel map[string]bool
 	if sv, ok := param(p, "select"); ok {
@@ -172,7 +205,7 @@ func handleList(x *exchange, p map[string]any) outcome {
 	var ids []int64
 	total := 0
 	cands, all := es.candidatesLocked(terms)
-	if all && len(terms) == 0 && orderField == "id" {
+	if all && len(terms) == 0 && orderField == "id" && es.deleted == 0 {
 		total = len(es.items) // no filter: page straight from the id range
 	} else {
 		if all {
@@ -183,6 +216,9 @@ func handleList(x *exchange, p map[string]any) outcome {
 		}
 		for _, id := range cands {
 			it := es.getLocked(id)
+			if it == nil {
+				continue // deleted
+			}
 			ok := true
 			for i := range terms {
 				if !terms[i].matches(it) {
@@ -219,6 +255,9 @@ func handleList(x *exchange, p map[string]any) outcome {
 			it = es.getLocked(ids[pos])
 		}
 		page = append(page, renderItem(es, it, sel))
+	}
+	if !count {
+		return outcome{result: map[string]any{"items": page}}
 	}
 	out := outcome{result: map[string]any{"items": page}, total: total, hasTotal: true}
 	if start+listPage < int64(total) {

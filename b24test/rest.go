@@ -91,6 +91,8 @@ var handlers = map[string]func(x *exchange, p map[string]any) outcome{
 	"crm.item.import":      handleImport,
 	"crm.item.add":         handleAdd,
 	"crm.item.get":         handleGet,
+	"crm.item.update":      handleUpdate,
+	"crm.item.delete":      handleDelete,
 	"crm.item.list":        handleList,
 	"crm.item.fields":      handleFields,
 	"crm.category.list":    handleCategoryList,

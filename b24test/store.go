@@ -13,7 +13,9 @@ import (
 type storedItem struct {
 	id      int64
 	created int64 // unix nanoseconds: createdTime as imported, else the time of creation
+	deleted bool  // removed by crm.item.delete; its id is never reused
 	fields  map[string]any
+	fm      []fmValue // multifield values (PHONE, EMAIL, ...), kept apart from fields
 	// The fields dedup lookups and list filters use most, kept in both modes.
 	title, originatorID, originID, xmlID string
 }
@@ -40,10 +42,13 @@ func (it *storedItem) value(name string) any {
 	return v
 }
 
-// fieldMap returns a copy of the stored fields.
+// fieldMap returns a copy of the stored fields, multifields under PHONE,
+// EMAIL, WEB and IM as the import received them.
 func (it *storedItem) fieldMap() map[string]any {
 	if it.fields != nil {
-		return maps.Clone(it.fields)
+		m := maps.Clone(it.fields)
+		addMultifieldLists(m, it.fm)
+		return m
 	}
 	m := make(map[string]any, 4)
 	for _, k := range []string{"title", "originatorId", "originId", "xmlId"} {
@@ -63,10 +68,13 @@ type entityStore struct {
 	compact bool
 	mu      sync.RWMutex
 	items   []storedItem
-	// byOriginID and byXMLID map a key to the first id holding it; later
-	// duplicates (the portal does not enforce uniqueness) spill into more.
+	deleted int // items removed by crm.item.delete
+	// byOriginID and byXMLID map a key, folded as the portal's collation
+	// compares it, to the ids holding it (the portal does not enforce
+	// uniqueness).
 	byOriginID idIndex
 	byXMLID    idIndex
+	fmIDs      *int64 // the store's multifield id counter, under es.mu of any type
 }
 
 // idIndex maps a string to the ids holding it, compactly for the usual case
@@ -77,6 +85,7 @@ type idIndex struct {
 }
 
 func (x *idIndex) add(key string, id int64) {
+	key = foldKey(key)
 	if key == "" {
 		return
 	}
@@ -95,6 +104,7 @@ func (x *idIndex) add(key string, id int64) {
 
 // lookup appends the ids holding key to dst, ascending.
 func (x *idIndex) lookup(dst []int64, key string) []int64 {
+	key = foldKey(key)
 	id, ok := x.first[key]
 	if !ok {
 		return dst
@@ -113,9 +123,10 @@ var builtinTypes = []int{1, 2, 3, 4, 7, 31}
 
 func newStore(smart []int, compact bool) *store {
 	s := &store{types: make(map[int]*entityStore)}
+	fmIDs := new(int64)
 	for _, t := range append(append([]int(nil), builtinTypes...), smart...) {
 		if s.types[t] == nil {
-			s.types[t] = &entityStore{typeID: t, fields: newFieldSet(t), compact: compact}
+			s.types[t] = &entityStore{typeID: t, fields: newFieldSet(t), compact: compact, fmIDs: fmIDs}
 		}
 	}
 	return s
@@ -135,13 +146,14 @@ func (es *entityStore) lastCreatedLocked() (time.Time, bool) {
 // the write lock.
 func (es *entityStore) addLocked(fields map[string]any, created time.Time) int64 {
 	id := int64(len(es.items) + 1)
+	fm := es.takeMultifields(fields)
 	it := storedItem{
-		id: id, created: created.UnixNano(), fields: fields,
+		id: id, created: created.UnixNano(), fields: fields, fm: fm,
 		title: stringValue(fields["title"]), originatorID: stringValue(fields["originatorId"]),
 		originID: stringValue(fields["originId"]), xmlID: stringValue(fields["xmlId"]),
 	}
 	if es.compact {
-		it.fields = nil
+		it.fields, it.fm = nil, nil
 	}
 	es.items = append(es.items, it)
 	es.byOriginID.add(it.originID, id)
@@ -149,9 +161,9 @@ func (es *entityStore) addLocked(fields map[string]any, created time.Time) int64
 	return id
 }
 
-// getLocked returns the item with id, or nil.
+// getLocked returns the item with id, or nil (also when it was deleted).
 func (es *entityStore) getLocked(id int64) *storedItem {
-	if id < 1 || id > int64(len(es.items)) {
+	if id < 1 || id > int64(len(es.items)) || es.items[id-1].deleted {
 		return nil
 	}
 	return &es.items[id-1]

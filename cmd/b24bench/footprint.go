@@ -35,7 +35,11 @@ const heapTarget = 64 << 20
 // serveChild runs an unlimited, zero-latency fake portal, prints its
 // webhook address and serves until standard input closes.
 func serveChild() {
-	srv := b24test.NewServer(b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit(), b24test.WithoutRequestLog())
+	opts := []b24test.Option{b24test.WithoutRateLimit(), b24test.WithoutOperatingLimit(), b24test.WithoutRequestLog()}
+	if base, jitter, ok := childLatency(); ok {
+		opts = append(opts, b24test.WithLatency(base, 0, jitter))
+	}
+	srv := b24test.NewServer(opts...)
 	fmt.Println(srv.WebhookURL())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	srv.Close()
@@ -130,6 +134,7 @@ func overheadRun(ctx context.Context, out io.Writer, s settings, v overheadVaria
 	for i := range warm {
 		warm[i] = benchItem(-1 - i)
 	}
+	v.opts = append([]b24.ImportOption{s.existingOpt()}, v.opts...)
 	if _, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, warm, v.opts...); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
@@ -205,8 +210,8 @@ func (h *heapSampler) sample() {
 }
 
 func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error) {
-	fmt.Fprintf(out, "\n== memory: streaming import of %d items with ImportSeq, packing %s, concurrency %s (fake portal in a child process, no limits, no latency)\n",
-		s.items, packingName(s.packing), concName(s.conc))
+	fmt.Fprintf(out, "\n== memory: streaming import of %d items with ImportSeq, packing %s, concurrency %s, existing rows %s (fake portal in a child process, no limits, no latency)\n",
+		s.items, packingName(s.packing), concName(s.conc), s.existing)
 	client, stop, err := childPortal(ctx)
 	if err != nil {
 		return nil, err
@@ -242,7 +247,7 @@ func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error)
 	t0 := time.Now()
 	var imported, other int
 	var firstErr error
-	opts := []b24.ImportOption{b24.WithTotal(s.items), b24.WithPacking(s.packing)}
+	opts := []b24.ImportOption{b24.WithTotal(s.items), b24.WithPacking(s.packing), s.existingOpt()}
 	if s.conc > 0 {
 		opts = append(opts, b24.WithConcurrency(s.conc))
 	}

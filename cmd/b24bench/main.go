@@ -11,7 +11,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/b24bench [-regime request|packed|operating|cloud|fill|shared|concurrency|overhead|memory|all] [-quick] [-items N] [-packing N] [-concurrency N] [-cloud-scale N] [-cpuprofile FILE]
+//	go run ./cmd/b24bench [-regime request|packed|operating|cloud|fill|shared|concurrency|overhead|memory|rerun|read|all] [-quick] [-items N] [-packing N] [-concurrency N] [-cloud-scale N] [-existing skip|update|create] [-cpuprofile FILE]
 //
 // It exits 1 when a target is missed, 2 on a usage or setup error. See
 // BENCHMARKS.md for the method and the results.
@@ -26,6 +26,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+
+	"github.com/b24kit/b24"
 )
 
 func main() {
@@ -56,7 +58,14 @@ type settings struct {
 	// cloudScale divides the cloud regime's times (and multiplies its rate).
 	cloudScale float64
 	cpuProfile string // CPU profile of the overhead regime's default variant
+	existing   b24.Existing
+	rerun      int // rows of the rerun regime
+	// readLatency is the portal's latency per call in the read regime.
+	readLatency string
 }
+
+// existingOpt is the WithExisting option of the import regimes.
+func (s settings) existingOpt() b24.ImportOption { return b24.WithExisting(s.existing) }
 
 // result is one measured figure with its target.
 type result struct {
@@ -70,7 +79,7 @@ type result struct {
 func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs := flag.NewFlagSet("b24bench", flag.ContinueOnError)
 	var s settings
-	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, cloud, fill, shared, concurrency, overhead, memory or all (comma-separated; with -quick, all skips fill, shared and concurrency)")
+	fs.StringVar(&s.regime, "regime", "all", "request, packed, operating, cloud, fill, shared, concurrency, overhead, memory, rerun, read or all (comma-separated; with -quick, all skips fill, shared and concurrency)")
 	fs.BoolVar(&s.quick, "quick", false, "shorter runs for CI (under 2 minutes in all), same checks")
 	fs.IntVar(&s.items, "items", 0, "items of the streaming import in the memory regime (default 1000000, 200000 with -quick)")
 	fs.IntVar(&s.overhead, "overhead-items", 0, "items of the overhead regime (default 200000, 50000 with -quick)")
@@ -78,11 +87,30 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&s.packing, "packing", 0, "WithPacking value of the packed, operating and fill regimes (0: automatic)")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the overhead regime's default variant to this file")
 	fs.Float64Var(&s.cloudScale, "cloud-scale", 0, "time scale of the cloud regime: its durations ÷ N, its rate × N (default 10, 40 with -quick)")
+	existing := fs.String("existing", "skip", "WithExisting value of the import regimes: skip (the default: keyed rows are looked up first), update or create (no lookup)")
+	fs.IntVar(&s.rerun, "rerun-items", 0, "rows of the rerun regime (default 100000, 20000 with -quick)")
+	fs.StringVar(&s.readLatency, "read-latency", "60ms,40ms", "portal latency per call in the read regime: base,jitter")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
 	if fs.NArg() > 0 {
 		return 2, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch *existing {
+	case "skip":
+		s.existing = b24.ExistingSkip
+	case "update":
+		s.existing = b24.ExistingUpdate
+	case "create":
+		s.existing = b24.ExistingCreate
+	default:
+		return 2, fmt.Errorf("-existing %q: want skip, update or create", *existing)
+	}
+	if s.rerun == 0 {
+		s.rerun = 100_000
+		if s.quick {
+			s.rerun = 20_000
+		}
 	}
 	if s.items == 0 {
 		s.items = 1_000_000
@@ -113,7 +141,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 			for _, x := range regimes {
 				want[x] = !s.quick || x != "concurrency" && x != "shared" && x != "fill" // long (fill: its ratio needs a long run)
 			}
-		case "request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "overhead", "memory":
+		case "request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "overhead", "memory", "rerun", "read":
 			want[r] = true
 		default:
 			return 2, fmt.Errorf("unknown regime %q", r)
@@ -146,6 +174,10 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 			res, err = runOverhead(ctx, out, s)
 		case "memory":
 			res, err = runMemory(ctx, out, s)
+		case "rerun":
+			res, err = runRerun(ctx, out, s)
+		case "read":
+			res, err = runRead(ctx, out, s)
 		}
 		if err != nil {
 			return 2, fmt.Errorf("%s: %w", r, err)
@@ -167,4 +199,4 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 // regimes in the order they run.
 // The memory regime runs before the overhead regime, whose large input
 // slices would otherwise sit in the heap it measures.
-var regimes = []string{"request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "memory", "overhead"}
+var regimes = []string{"request", "packed", "operating", "cloud", "fill", "shared", "concurrency", "memory", "overhead", "rerun", "read"}

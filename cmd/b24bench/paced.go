@@ -63,9 +63,12 @@ type pacedRegime struct {
 	title   string
 	portal  portal
 	packing int // WithPacking value; 0 automatic
-	conc    int // WithConcurrency value; 0 the default
-	warm    time.Duration
-	measure time.Duration
+	// existing is the WithExisting option: the rows are new, so it decides
+	// only whether they are looked up first.
+	existing b24.ImportOption
+	conc     int // WithConcurrency value; 0 the default
+	warm     time.Duration
+	measure  time.Duration
 }
 
 // ceiling returns the binding ceiling in items/s, how it was computed, and
@@ -121,7 +124,7 @@ func requestRegime(s settings) pacedRegime {
 	}
 	return pacedRegime{
 		name: "request", title: "request-bound, packing off (WithPacking(1))",
-		portal: requestPortal, packing: 1, conc: s.conc,
+		portal: requestPortal, packing: 1, conc: s.conc, existing: s.existingOpt(),
 		// The bucket refills its whole burst in burst/rate seconds; after
 		// that a client sending faster than rate has spent it.
 		warm:    time.Duration(float64(requestPortal.burst) / requestPortal.rate * float64(time.Second)),
@@ -136,7 +139,7 @@ func packedRegime(s settings) pacedRegime {
 	}
 	return pacedRegime{
 		name: "packed", title: fmt.Sprintf("request-bound portal, packing %s", packingName(s.packing)),
-		portal: requestPortal, packing: s.packing, conc: s.conc,
+		portal: requestPortal, packing: s.packing, conc: s.conc, existing: s.existingOpt(),
 		// Packed, the operating limit binds: the first window's budget is
 		// free, so whole windows after it are measured.
 		warm:    requestPortal.window,
@@ -151,7 +154,7 @@ func operatingRegime(s settings) pacedRegime {
 	}
 	return pacedRegime{
 		name: "operating", title: fmt.Sprintf("operating-bound, packing %s", packingName(s.packing)),
-		portal: operatingPortal, packing: s.packing, conc: s.conc,
+		portal: operatingPortal, packing: s.packing, conc: s.conc, existing: s.existingOpt(),
 		warm:    operatingPortal.window,
 		measure: time.Duration(windows) * operatingPortal.window,
 	}
@@ -221,7 +224,7 @@ func runPacedRatio(ctx context.Context, out io.Writer, r pacedRegime) ([]result,
 	if r.conc > 0 {
 		opts = append(opts, b24.WithConcurrency(r.conc))
 	}
-	opts = append(opts, b24.WithPacking(r.packing))
+	opts = append(opts, b24.WithPacking(r.packing), r.existing)
 	samples, counts, err := importFor(ctx, client, start, end, 0, opts)
 	if err != nil {
 		return nil, 0, err

@@ -44,7 +44,7 @@ func runShared(ctx context.Context, out io.Writer, s settings) ([]result, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opts := []b24.ImportOption{b24.WithPacking(s.packing)}
+			opts := []b24.ImportOption{b24.WithPacking(s.packing), s.existingOpt()}
 			if s.conc > 0 {
 				opts = append(opts, b24.WithConcurrency(s.conc))
 			}

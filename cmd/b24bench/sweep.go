@@ -34,7 +34,7 @@ func runSweep(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 	for _, c := range sweepLevels {
 		r := pacedRegime{
 			name: fmt.Sprintf("conc %d", c), title: fmt.Sprintf("concurrency %d", c),
-			portal: p, packing: 1, conc: c,
+			portal: p, packing: 1, conc: c, existing: s.existingOpt(),
 			warm:    time.Duration(float64(p.burst) / p.rate * float64(time.Second)),
 			measure: 15 * time.Second,
 		}

@@ -111,6 +111,39 @@
 // per column ("stageId (column "Стадия"): 12 rows, e.g. line 7: …"), then
 // the first rows it would reject with every problem of each.
 //
+// # Rows already in the portal
+//
+// A row with a dedup key (originatorId and originId for leads, deals,
+// contacts and companies; xmlId for invoices and smart processes) is never
+// imported twice. Before anything is sent the keys are looked up, 2,500 to
+// a request, and -existing says what happens to the rows found:
+//
+//	skip    left as they are and reported imported, action "found", with the
+//	        id of the item found (the default)
+//	update  the fields that differ from the portal's are written with
+//	        crm.item.update (action "updated"); a row that holds its values
+//	        already is not written ("found")
+//	create  every row is created without looking (for rows known to be new)
+//
+// So running the command again, on the same file or on an edited one, with
+// a new journal or none, creates only the rows that are not there yet. Two
+// rows of one file with the same key: the second is rejected
+// (B24_DUPLICATE_KEY). A row with only half a key (originId without
+// originatorId, or the reverse) is rejected (B24_INCOMPLETE_KEY).
+//
+// A file without key columns gets its keys from flags: -originator NAME
+// sets originatorId on every row that has none (the system the rows come
+// from), and -key-column COLUMN reads each row's originId (xmlId for
+// invoices and smart processes) from that column, its id in that system.
+// The key column need not be a field name ("Deal ID"); if it is no field, it
+// is not sent as one. When rows have no key, a warning before the run says
+// so and names these flags.
+//
+// -rejects FILE writes the rejected rows, byte for byte, in the input's
+// format: a CSV gets its header (and byte order mark) first and keeps its
+// delimiter, JSON Lines keep their lines. Fix them there and import that
+// file; with keys, nothing imported before is created again.
+//
 // # Journal and resume
 //
 // With -journal FILE every outcome is recorded, and running the same
@@ -186,9 +219,11 @@
 // At the end a summary on stdout: imported, rejected, unknown, not sent,
 // elapsed time and items/s, and on stderr the first 20 rows that did not
 // end imported, as FILE:LINE: status CODE: reason (three or more rows in a
-// row with the same reason are said once). -report FILE writes a CSV with
-// one row per input row handled: line, status, id, key (originatorId/originId
-// or xmlId), title, code, description; in input order, or as outcomes
+// row with the same reason are said once); the imported rows are split
+// into created, already there and updated when a run found some. -report
+// FILE writes a CSV with one row per input row handled: line, status, id,
+// key (originatorId/originId or xmlId), title, code, description, action
+// (created, found or updated, for imported rows); in input order, or as outcomes
 // arrive with -report-order completion. -report-excel writes it for Excel
 // in locales with a decimal comma: UTF-8 with a byte-order mark, ";"
 // between cells. The report is written under a temporary name and renamed
@@ -225,6 +260,9 @@
 //	B24_DUPLICATE_FIELD       a field given twice (library)
 //	B24_HISTORY_ORDER         createdTime out of order: earlier than the
 //	                          previous row's or than the portal's newest item
+//	B24_INCOMPLETE_KEY        originId without originatorId, or the reverse (library)
+//	B24_DUPLICATE_KEY         an earlier row of the file has the same dedup key (library)
+//	B24_IMPORT_ONLY           a history field on a row that updates an item (library)
 //
 // Rows not sent carry no code; their description says why (the import
 // stopped, or was interrupted).

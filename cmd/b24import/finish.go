@@ -30,6 +30,14 @@ func (imp *importer) finish(ctx context.Context, total int, elapsed time.Duratio
 	if imp.rep != nil {
 		fmt.Fprintf(imp.stdout, "report: %s\n", imp.cfg.reportPath)
 	}
+	if n, err := imp.writeRejects(); err != nil {
+		fmt.Fprintln(imp.stderr, "b24import:", err)
+		code = exitFatal
+	} else if imp.cfg.keys.rejects != "" && n == 0 {
+		fmt.Fprintf(imp.stdout, "rejects: %s (no row was rejected)\n", imp.cfg.keys.rejects)
+	} else if imp.cfg.keys.rejects != "" {
+		fmt.Fprintf(imp.stdout, "rejects: %s (%d rows: fix them and import that file)\n", imp.cfg.keys.rejects, n)
+	}
 	imp.listProblems()
 	unreached := 0
 	if total >= 0 && t.done() < total {

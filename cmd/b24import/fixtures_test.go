@@ -179,15 +179,15 @@ func writeDeals(t *testing.T, n int, keys bool, bad ...int) string {
 }
 
 // readReport returns the report's rows by line, as line, status, id,
-// code, description (key and title left out), and checks they come in
-// input order.
+// code, description, action (key and title left out), and checks they
+// come in input order.
 func readReport(t *testing.T, path string) map[string][]string {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	recs, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"line", "status", "id", "key", "title", "code", "description"}, recs[0])
+	require.Equal(t, []string{"line", "status", "id", "key", "title", "code", "description", "action"}, recs[0])
 	out := map[string][]string{}
 	prev := 0
 	for _, r := range recs[1:] {
@@ -195,7 +195,7 @@ func readReport(t *testing.T, path string) map[string][]string {
 		require.NoError(t, err)
 		require.Greater(t, line, prev, "the report is in input order")
 		prev = line
-		out[r[0]] = []string{r[0], r[1], r[2], r[5], r[6]}
+		out[r[0]] = []string{r[0], r[1], r[2], r[5], r[6], r[7]}
 	}
 	return out
 }

@@ -45,6 +45,7 @@ type importer struct {
 	tally    tally
 	fatal    error
 	problems []problem // the first rows that did not end imported
+	rejected []int     // lines of the rejected rows, for -rejects
 }
 
 // maxProblems is how many rows that did not end imported are listed on
@@ -70,7 +71,10 @@ func (imp *importer) openInput(decode bool) (source, *inputInfo, io.Closer, erro
 		r, c = f, f
 	}
 	src, info, err := openSource(r, displayName(cfg.file), inputConfig{format: cfg.format, comma: cfg.comma, et: cfg.entity, decode: decode,
-		encoding: imp.encoding, mapping: imp.mapping, coerce: imp.coerce})
+		encoding: imp.encoding, mapping: imp.mapping, coerce: imp.coerce, keyColumn: cfg.keys.keyColumn})
+	if err == nil && decode {
+		src, err = imp.withKeys(src)
+	}
 	if err != nil && info != nil && info.plan != nil && cfg.printMap {
 		imp.info = info // -print-map shows the problems inside the map
 	}
@@ -188,6 +192,7 @@ func (imp *importer) run(ctx context.Context) int {
 			return imp.fail("checking the rows the last run left in flight: %v", err)
 		}
 	}
+	imp.warnAboutKeys()
 	imp.tally.start = start
 	bar := imp.stderr
 	if t, ok := bar.(termSafe); ok && imp.terminal {
@@ -235,6 +240,9 @@ func (imp *importer) settle(line int, o outcome, fromJournal bool) {
 		imp.tally.fromJournal++
 	}
 	imp.tally.add(o)
+	if o.status == stRejected && imp.cfg.keys.rejects != "" {
+		imp.rejected = append(imp.rejected, line)
+	}
 	if o.status != stImported && len(imp.problems) < maxProblems {
 		imp.problems = append(imp.problems, problem{line, o})
 	}
@@ -408,7 +416,9 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 	// the journal is synced once a call's results are all recorded.
 	var bmu sync.Mutex
 	var boundaries []int
+	existing, _ := cfg.keys.existingMode() // checked with the flags
 	opts := []b24.ImportOption{
+		b24.WithExisting(existing),
 		b24.WithConcurrency(cfg.concurrency),
 		b24.WithProgress(func(p b24.Progress) {
 			if imp.prog != nil {
@@ -468,7 +478,7 @@ func (imp *importer) importRows(ctx context.Context, src source) {
 
 // outcomeOf turns an import result into a journal and report outcome.
 func outcomeOf(r b24.ItemResult) outcome {
-	o := outcome{status: statusName(r.Status), id: r.ID}
+	o := outcome{status: statusName(r.Status), id: r.ID, action: actionName(r.Action)}
 	if r.Err == nil {
 		return o
 	}

@@ -72,6 +72,8 @@ type inputConfig struct {
 	encoding *textEncoding // forced with -encoding; nil detects
 	mapping  *mappingConfig
 	coerce   *coercer
+	// keyColumn is -key-column: a column that holds the dedup key.
+	keyColumn string
 }
 
 // inputInfo is what the first bytes and the header told about the input.
@@ -191,6 +193,7 @@ func openSource(r io.Reader, name string, cfg inputConfig) (source, *inputInfo, 
 	if mc == nil {
 		mc = &mappingConfig{et: cfg.et}
 	}
+	mc.keyColumn = cfg.keyColumn
 	plan, err := resolveHeader(header, mc)
 	info.plan = plan
 	if err != nil {

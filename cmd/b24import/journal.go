@@ -96,6 +96,7 @@ type journalRecord struct {
 	ID     int64  `json:"id,omitempty"`
 	Code   string `json:"code,omitempty"`
 	Desc   string `json:"desc,omitempty"`
+	Action string `json:"action,omitempty"` // created, found or updated
 }
 
 // outcome is the last recorded result of a row.
@@ -104,6 +105,7 @@ type outcome struct {
 	id     int64
 	code   string
 	desc   string
+	action string // of an imported row: created, found or updated
 }
 
 // journalState is what an existing journal says.
@@ -186,7 +188,7 @@ func parseJournal(r io.Reader, path string) (*journalState, error) {
 				st.lastWent = at
 			}
 		case rec.Line > 0 && rec.Status != "":
-			st.results[rec.Line] = outcome{status: rec.Status, id: rec.ID, code: rec.Code, desc: rec.Desc}
+			st.results[rec.Line] = outcome{status: rec.Status, id: rec.ID, code: rec.Code, desc: rec.Desc, action: rec.Action}
 			delete(st.inFlight, rec.Line)
 		}
 	}
@@ -296,7 +298,7 @@ func (j *journal) record(line int, o outcome) error {
 	if j.err != nil {
 		return j.err
 	}
-	j.err = j.writeLine(journalRecord{Line: line, Status: o.status, ID: o.id, Code: o.code, Desc: o.desc})
+	j.err = j.writeLine(journalRecord{Line: line, Status: o.status, ID: o.id, Code: o.code, Desc: o.desc, Action: o.action})
 	if o.status == stImported {
 		j.pending = true
 	}

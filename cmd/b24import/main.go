@@ -67,15 +67,16 @@ type config struct {
 	progressTick time.Duration
 	maxResponse  int64 // MiB
 
-	maps          mapFlag   // -map FILE or 'Source=field', in order
-	ignoreUnknown bool      // -ignore-unknown
-	printMap      bool      // -print-map
-	encoding      string    // -encoding; "" detects
-	dateFormat    string    // -date-format
-	tz            string    // -tz
-	values        valueFlag // -values FIELD=FILE
-	reportExcel   bool      // -report-excel
-	reportOrder   string    // -report-order input|completion
+	maps          mapFlag       // -map FILE or 'Source=field', in order
+	ignoreUnknown bool          // -ignore-unknown
+	printMap      bool          // -print-map
+	encoding      string        // -encoding; "" detects
+	dateFormat    string        // -date-format
+	tz            string        // -tz
+	values        valueFlag     // -values FIELD=FILE
+	reportExcel   bool          // -report-excel
+	reportOrder   string        // -report-order input|completion
+	keys          existingFlags // -existing, -originator, -key-column, -rejects
 
 	webhookURL    string
 	oauthEndpoint string
@@ -127,6 +128,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.StringVar(&cfg.reportOrder, "report-order", "input", "order of the report's rows: input (as in the file) or completion (as outcomes arrive)")
 	fs.Int64Var(&cfg.maxResponse, "max-response", 64, "largest portal answer read, in MiB (1-4096); a larger one fails its call, whose keyed rows are then looked up")
 	fs.DurationVar(&cfg.progressTick, "progress-every", 5*time.Second, "period of progress lines when stderr is not a terminal")
+	addExistingFlags(fs, &cfg.keys)
 	fs.StringVar(&webhook, "webhook", "", "incoming webhook `url` (prefer $B24_WEBHOOK_URL: a flag is visible to other users)")
 	fs.StringVar(&cfg.oauthEndpoint, "oauth-endpoint", getenv("B24_OAUTH_ENDPOINT"), "OAuth portal REST endpoint, e.g. https://HOST/rest/ ($B24_OAUTH_ENDPOINT)")
 	fs.StringVar(&cfg.clientID, "client-id", getenv("B24_CLIENT_ID"), "OAuth client id ($B24_CLIENT_ID); the secret comes from $B24_CLIENT_SECRET")
@@ -228,8 +230,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.file == "-" && cfg.journalPath != "" {
 		return nil, &usageError{"-journal needs a file, not standard input: a resumed run must read the same rows again"}
 	}
-	if err := distinctFiles(namedPath{"the input", cfg.file}, namedPath{"-journal", cfg.journalPath}, namedPath{"-report", cfg.reportPath}); err != nil {
+	if err := distinctFiles(namedPath{"the input", cfg.file}, namedPath{"-journal", cfg.journalPath}, namedPath{"-report", cfg.reportPath}, namedPath{"-rejects", cfg.keys.rejects}); err != nil {
 		return nil, &usageError{err.Error()}
+	}
+	if err := checkExistingFlags(cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

@@ -175,6 +175,9 @@ type mappingConfig struct {
 	ignoreUnknown bool
 	fields        map[string]b24.FieldInfo // the portal's fields; nil offline
 	values        map[string]map[string]string
+	// keyColumn is -key-column: when it names no field, its cells are
+	// read as text, as the rows' dedup key, and judged by nothing else.
+	keyColumn string
 }
 
 // headerPlan is what resolveHeader made of a header.
@@ -256,6 +259,11 @@ func resolveHeader(names []string, mc *mappingConfig) (*headerPlan, error) {
 		} else {
 			field, how = ix.match(name)
 		}
+		if field == "" && mc.keyColumn != "" && name == mc.keyColumn {
+			c.field, c.kind, c.how = name, kindExtra, "the rows' dedup key (-key-column)"
+			plan.cols = append(plan.cols, c)
+			continue
+		}
 		if field == "" {
 			if mc.ignoreUnknown {
 				c.skip, c.how = true, "not a field: skipped (-ignore-unknown)"
@@ -318,6 +326,9 @@ func resolveHeader(names []string, mc *mappingConfig) (*headerPlan, error) {
 		probe := b24.Item{}
 		switch c.kind {
 		case kindExtra:
+			if mc.keyColumn != "" && c.name == mc.keyColumn {
+				continue // the key column leaves the row before it is checked
+			}
 			probe.Fields = map[string]any{c.field: "x"}
 		case kindMultifield:
 			probe.Phones = []b24.Multifield{{Value: "1", ValueType: "WORK"}}

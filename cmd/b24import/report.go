@@ -13,7 +13,8 @@ import (
 )
 
 // report writes the per-row CSV report: line, status, id, key, title,
-// code, description. By default rows appear in input order (an outcome
+// code, description, action (created, found or updated, for imported
+// rows). By default rows appear in input order (an outcome
 // that arrives early waits for the rows before it, which are at most the
 // calls in flight); -report-order completion writes each as it arrives.
 // -report-excel writes a byte-order mark and ";" between cells, which
@@ -64,7 +65,7 @@ func createReport(path string, opts reportOptions) (*report, error) {
 		r.w.Comma = ';'
 		r.w.UseCRLF = true
 	}
-	r.w.Write([]string{"line", "status", "id", "key", "title", "code", "description"})
+	r.w.Write([]string{"line", "status", "id", "key", "title", "code", "description", "action"})
 	return r, nil
 }
 
@@ -118,7 +119,7 @@ func (r *report) write(line int, p *reportRow) {
 		id = strconv.FormatInt(p.o.id, 10)
 	}
 	r.w.Write([]string{strconv.Itoa(line), p.o.status, id, spreadsheetCell(p.key), spreadsheetCell(p.title),
-		spreadsheetCell(p.o.code), spreadsheetCell(p.o.desc)})
+		spreadsheetCell(p.o.code), spreadsheetCell(p.o.desc), p.o.action})
 }
 
 // close writes the rows that got an outcome after a gap (rows never
@@ -171,6 +172,7 @@ func rowTitle(it *b24.Item) string {
 // tally counts the outcomes of a run.
 type tally struct {
 	imported, rejected, unknown, notSent int
+	created, found, updated              int // imported rows by action
 	fromJournal                          int // rows settled by an earlier run
 	start                                time.Time
 	sentThisRun                          int // rows that got an outcome from the portal in this run
@@ -180,6 +182,14 @@ func (t *tally) add(o outcome) {
 	switch o.status {
 	case stImported:
 		t.imported++
+		switch o.action {
+		case "created":
+			t.created++
+		case "found":
+			t.found++
+		case "updated":
+			t.updated++
+		}
 	case stRejected:
 		t.rejected++
 	case stUnknown:
@@ -200,7 +210,11 @@ func (t *tally) printSummary(w io.Writer, elapsed time.Duration) {
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(t.sentThisRun) / s
 	}
-	fmt.Fprintf(w, "imported %d, rejected %d, unknown %d, not sent %d", t.imported, t.rejected, t.unknown, t.notSent)
+	fmt.Fprintf(w, "imported %d", t.imported)
+	if t.found > 0 || t.updated > 0 {
+		fmt.Fprintf(w, " (created %d, already there %d, updated %d)", t.created, t.found, t.updated)
+	}
+	fmt.Fprintf(w, ", rejected %d, unknown %d, not sent %d", t.rejected, t.unknown, t.notSent)
 	if t.fromJournal > 0 {
 		fmt.Fprintf(w, " (%d of them settled by an earlier run)", t.fromJournal)
 	}

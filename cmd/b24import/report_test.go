@@ -22,7 +22,7 @@ func TestReport(t *testing.T) {
 	require.NoError(t, r.close())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "line,status,id,key,title,code,description\n2,imported,5,crm/1,Deal one,,\n3,rejected,,,Deal two,B24IMPORT_INVALID_VALUE,\"column \"\"x\"\": \"\"a,b\"\" is not a number\"\n", string(b),
+	assert.Equal(t, "line,status,id,key,title,code,description,action\n2,imported,5,crm/1,Deal one,,,\n3,rejected,,,Deal two,B24IMPORT_INVALID_VALUE,\"column \"\"x\"\": \"\"a,b\"\" is not a number\",\n", string(b),
 		"input order, although line 3 came first; line 4 never settled is left out")
 
 	xl := filepath.Join(t.TempDir(), "x.csv")
@@ -32,7 +32,7 @@ func TestReport(t *testing.T) {
 	require.NoError(t, r.close())
 	b, err = os.ReadFile(xl)
 	require.NoError(t, err)
-	assert.Equal(t, "\ufeffline;status;id;key;title;code;description\r\n7;rejected;;;;;\"Сумма; не число\"\r\n", string(b))
+	assert.Equal(t, "\ufeffline;status;id;key;title;code;description;action\r\n7;rejected;;;;;\"Сумма; не число\";\r\n", string(b))
 
 	_, err = createReport(filepath.Join(t.TempDir(), "no", "such", "dir", "r.csv"), reportOptions{})
 	require.Error(t, err)
@@ -58,5 +58,5 @@ func TestReportCompletionOrder(t *testing.T) {
 	require.NoError(t, r.close())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "line,status,id,key,title,code,description\n3,imported,9,,second,,\n2,imported,8,,first,,\n", string(b))
+	assert.Equal(t, "line,status,id,key,title,code,description,action\n3,imported,9,,second,,,\n2,imported,8,,first,,,\n", string(b))
 }

@@ -3,118 +3,106 @@ package dedup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/b24kit/b24/internal/phpquery"
 )
 
-// item is one crm.item.list entry as a portal answers it.
-type item struct {
-	ID           int64  `json:"id"`
-	OriginatorID string `json:"originatorId,omitempty"`
-	OriginID     string `json:"originId,omitempty"`
-	XMLID        string `json:"xmlId,omitempty"`
+func TestQueryCommandMatchesParams(t *testing.T) {
+	q := Query{EntityTypeID: 2, Select: []string{"id", "originatorId", "originId"}, Originator: "crm x", Field: "originId",
+		Values: []string{"a&b", "7"}, After: 41}
+	cmd, err := q.AppendCommand(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	method, query, _ := strings.Cut(string(cmd), "?")
+	if method != "crm.item.list" {
+		t.Fatalf("method %q", method)
+	}
+	got, err := phpquery.Parse(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"entityTypeId": "2", "select": []any{"id", "originatorId", "originId"},
+		"filter": map[string]any{"=originatorId": "crm x", "@originId": []any{"a&b", "7"}, ">id": "41"},
+		"order":  map[string]any{"id": "ASC"}, "start": "-1"}
+	if a, b := fmt.Sprint(got), fmt.Sprint(want); a != b {
+		t.Fatalf("the command reads as\n%s\nwant\n%s", a, b)
+	}
+	q.Values = []string{"$result[x][y]"}
+	if _, err := q.AppendCommand(nil); !errors.Is(err, phpquery.ErrNotPackable) {
+		t.Fatalf("placeholder text: %v", err)
+	}
 }
 
-// answer encodes a crm.item.list result.
-func answer(items []item) json.RawMessage {
-	b, _ := json.Marshal(map[string]any{"items": items})
-	return b
+// portal answers queries from a list of items with ids 1..n.
+type portal struct {
+	items  []Key
+	rounds int
+	asked  int
 }
 
-// TestLookupMatchesKeysAsThePortalDoes: the portal's collation matches
-// case-insensitively and ignores trailing spaces, so it answers items
-// whose keys differ from the asked ones in those ways; it may also answer
-// keys nobody asked for. Those are matched by their folded form and the
-// rest ignored: nothing is indexed by what the portal sent.
-func TestLookupMatchesKeysAsThePortalDoes(t *testing.T) {
-	list := func(_ context.Context, params map[string]any) (json.RawMessage, error) {
-		return answer([]item{
-			{ID: 10, OriginatorID: "CRM", OriginID: "a-1"},    // asked "crm", "A-1 "
-			{ID: 11, OriginatorID: "crm ", OriginID: "B-2  "}, // asked "crm", "b-2"
-			{ID: 12, OriginatorID: "crm", OriginID: "zz-9"},   // not asked
-			{ID: 13, OriginatorID: "other", OriginID: "a-1"},  // another originator
-			{ID: 9, OriginatorID: "Crm", OriginID: "B-2"},     // an older copy of b-2
-			{ID: 0, OriginatorID: "crm", OriginID: "c-3"},     // no id
-		}), nil
-	}
-	keys := []Key{{OriginatorID: "crm", OriginID: "A-1 "}, {OriginatorID: "crm", OriginID: "b-2"}, {OriginatorID: "crm", OriginID: "c-3"}}
-	found, err := Lookup(t.Context(), list, 2, keys)
-	require.NoError(t, err)
-	assert.Equal(t, map[Key]int64{keys[0].Fold(): 10, keys[1].Fold(): 9}, found)
-
-	xml := func(_ context.Context, params map[string]any) (json.RawMessage, error) {
-		return answer([]item{{ID: 5, XMLID: "EXT-1 "}, {ID: 6, XMLID: "ext-2"}, {ID: 7, XMLID: "unasked"}}), nil
-	}
-	found, err = Lookup(t.Context(), xml, 1030, []Key{{XMLID: "ext-1"}, {XMLID: "Ext-2"}})
-	require.NoError(t, err)
-	assert.Equal(t, map[Key]int64{{XMLID: "ext-1"}: 5, {XMLID: "ext-2"}: 6}, found)
-}
-
-// TestLookupEndsOnAPortalThatIgnoresPaging: a portal that ignores start
-// and answers the same full page forever, or one that ignores the filter
-// and pages through everything it holds, ends the lookup with an error
-// after a number of requests bounded by the keys asked.
-func TestLookupEndsOnAPortalThatIgnoresPaging(t *testing.T) {
-	page := make([]item, PageSize)
-	for i := range page {
-		page[i] = item{ID: int64(i + 1), OriginatorID: "crm", OriginID: fmt.Sprint(i)}
-	}
-	requests := 0
-	same := func(context.Context, map[string]any) (json.RawMessage, error) {
-		requests++
-		return answer(page), nil
-	}
-	_, err := Lookup(t.Context(), same, 2, []Key{{OriginatorID: "crm", OriginID: "7"}})
-	require.Error(t, err)
-	assert.LessOrEqual(t, requests, 4, "bounded: %d requests for one key", requests)
-
-	requests = 0
-	everything := func(_ context.Context, params map[string]any) (json.RawMessage, error) {
-		requests++
-		after, _ := params["filter"].(map[string]any)[">id"].(int64)
-		items := make([]item, PageSize)
-		for i := range items {
-			items[i] = item{ID: after + int64(i) + 1, OriginatorID: "crm", OriginID: fmt.Sprint(after + int64(i))}
-		}
-		return answer(items), nil
-	}
-	_, err = Lookup(t.Context(), everything, 2, []Key{{OriginatorID: "crm", OriginID: "x"}, {OriginatorID: "crm", OriginID: "y"}})
-	require.Error(t, err)
-	assert.LessOrEqual(t, requests, 2+2*2, "bounded relative to the keys asked")
-}
-
-// TestLookupPagesByID: a full page is followed by the next one past its
-// largest id (never by start, which some portals ignore), until a page is
-// not full.
-func TestLookupPagesByID(t *testing.T) {
-	var keys []Key
-	var stored []item
-	for i := range 30 {
-		keys = append(keys, Key{OriginatorID: "crm", OriginID: fmt.Sprint(i)})
-		for c := range 3 { // three copies of each: 90 items match
-			stored = append(stored, item{ID: int64(1 + i*3 + c), OriginatorID: "crm", OriginID: fmt.Sprint(i)})
-		}
-	}
-	var starts []any
-	list := func(_ context.Context, params map[string]any) (json.RawMessage, error) {
-		starts = append(starts, params["start"])
-		after, _ := params["filter"].(map[string]any)[">id"].(int64)
-		var out []item
-		for _, it := range stored {
-			if it.ID > after && len(out) < PageSize {
-				out = append(out, it)
+func (p *portal) run(_ context.Context, qs []Query) ([]Page, error) {
+	p.rounds++
+	pages := make([]Page, len(qs))
+	for i, q := range qs {
+		p.asked++
+		for id, k := range p.items {
+			if int64(id+1) <= q.After || len(pages[i].Items) == PageSize {
+				continue
+			}
+			v := k.OriginID
+			if q.Field == "xmlId" {
+				v = k.XMLID
+			} else if foldText(k.OriginatorID) != foldText(q.Originator) {
+				continue
+			}
+			for _, want := range q.Values {
+				if foldText(v) == foldText(want) {
+					b, _ := json.Marshal(map[string]any{"id": id + 1, "originatorId": k.OriginatorID, "originId": k.OriginID, "xmlId": k.XMLID})
+					pages[i].Items = append(pages[i].Items, b)
+					break
+				}
 			}
 		}
-		return answer(out), nil
 	}
-	found, err := Lookup(t.Context(), list, 2, keys)
-	require.NoError(t, err)
-	require.Len(t, found, 30)
-	for i, k := range keys {
-		assert.Equal(t, int64(1+i*3), found[k.Fold()], "the oldest copy")
-	}
-	assert.Equal(t, []any{-1, -1}, starts, "two pages, no offset paging")
+	return pages, nil
 }
+
+func TestFind(t *testing.T) {
+	p := &portal{}
+	var keys []Key
+	for i := range 3000 {
+		k := Key{OriginatorID: "crm", OriginID: strconv.Itoa(i)}
+		p.items = append(p.items, k)
+		if i%2 == 0 {
+			keys = append(keys, Key{OriginatorID: "CRM", OriginID: strconv.Itoa(i) + " "})
+		}
+	}
+	p.items = append(p.items, Key{OriginatorID: "crm", OriginID: "0"}) // a later copy
+	keys = append(keys, Key{OriginatorID: "crm", OriginID: "missing"})
+	found, err := Find(t.Context(), p.run, 2, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1500 {
+		t.Fatalf("found %d keys, want 1500", len(found))
+	}
+	if f := found[Key{OriginatorID: "crm", OriginID: "0"}]; f.ID != 1 || f.Raw != nil {
+		t.Fatalf("key 0: %+v, want the oldest copy, id 1, without the answer", f)
+	}
+	if p.rounds != 1 || p.asked != 31 {
+		t.Fatalf("%d rounds, %d queries: every filter of found keys is settled by its first page", p.rounds, p.asked)
+	}
+	found, err = Find(t.Context(), p.run, 2, keys[:3], []string{"title"})
+	if err != nil || found[Key{OriginatorID: "crm", OriginID: "2"}].Raw == nil {
+		t.Fatalf("with a select the answer is kept: %v %v", found, err)
+	}
+}
+
+// foldText is the folded form of one string, for the test portal.
+func foldText(s string) string { return fold(s) }

@@ -25,6 +25,21 @@ type Envelope struct {
 	Time             *ResponseTime   `json:"time"`
 	Error            FlexString      `json:"error"`
 	ErrorDescription FlexString      `json:"error_description"`
+
+	batch    *BatchAnswer // Result decoded as a batch answer, once
+	batchErr error
+	decoded  bool
+}
+
+// Batch returns Result decoded as the answer of a batch request. It
+// decodes once, however often it is asked (the budget's report, the
+// refusal check and the caller all read it); not safe for concurrent use.
+func (e *Envelope) Batch() (*BatchAnswer, error) {
+	if !e.decoded {
+		e.batch, e.batchErr = DecodeBatchAnswer(e.Result)
+		e.decoded = true
+	}
+	return e.batch, e.batchErr
 }
 
 // ResponseTime is the "time" block of a portal answer. Operating and
