@@ -514,16 +514,6 @@ func (o *OAuth) persist(ctx context.Context, tok Token) error {
 	return nil
 }
 
-// redactSecrets removes any of secrets from s.
-func redactSecrets(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
 // redactURL renders u with the webhook secret (the path segment after the
 // user id under /rest/) and any query replaced.
 func redactURL(u *url.URL) string {

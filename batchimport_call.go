@@ -332,24 +332,6 @@ func (e *engine) lookup(ctx context.Context, rows []pendingItem) (found map[int]
 	return found, ambiguous, nil
 }
 
-// list runs one crm.item.list request for the lookup; once means one
-// attempt only (the import was cancelled).
-func (e *engine) list(ctx context.Context, params map[string]any, once bool) (json.RawMessage, error) {
-	req, err := newRequest("crm.item.list", params)
-	if err != nil {
-		return nil, err
-	}
-	req.observe = e.observer()
-	if once {
-		req.attempts = 1
-	}
-	env, err := e.c.do(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return env.Result, nil
-}
-
 // encodeCall builds the request body. An item that cannot be encoded is
 // rejected locally instead of failing its neighbours.
 func (e *engine) encodeCall(items []pendingItem) (body []byte, sendable []pendingItem, rejected []ItemResult) {

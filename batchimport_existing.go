@@ -283,3 +283,21 @@ func encodeReadCommand(method string, params map[string]any) (string, error) {
 	}
 	return string(buf), nil
 }
+
+// list runs one crm.item.list request for the lookup; once means one
+// attempt only (the import was cancelled).
+func (e *engine) list(ctx context.Context, params map[string]any, once bool) (json.RawMessage, error) {
+	req, err := newRequest("crm.item.list", params)
+	if err != nil {
+		return nil, err
+	}
+	req.observe = e.observer()
+	if once {
+		req.attempts = 1
+	}
+	env, err := e.c.do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return env.Result, nil
+}

@@ -99,53 +99,6 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 		Err: errors.New("b24: the batch answer has no result for a command")}}
 }
 
-// batchTime reports a packed request to the operating budget: the reading
-// of the latest window position and, within it, the largest (commands run
-// one after another and their finish stamps can tie), and the commands'
-// total server time as the cost. When no command ran (result_time is []),
-// there is no reading of the method: the envelope's time is the batch
-// wrapper's own, whose operating is 0 and whose reset lies a whole window
-// ahead, so it is not passed on.
-func batchTime(env *wire.Envelope) *ResponseTime {
-	a, err := env.Batch()
-	if err != nil || len(a.ResultTime) == 0 {
-		return nil
-	}
-	var t ResponseTime
-	total := 0.0
-	for _, rt := range a.ResultTime {
-		if rt == nil {
-			continue
-		}
-		total += rt.Processing
-		if !rt.HasOperating {
-			continue
-		}
-		newer := rt.OperatingResetAt.After(t.OperatingResetAt)
-		same := rt.OperatingResetAt.Equal(t.OperatingResetAt)
-		if !t.HasOperating || newer || same && (rt.Operating > t.Operating || rt.Operating == t.Operating && rt.Finish > t.Finish) {
-			t = *rt
-		}
-	}
-	t.Processing = total
-	return &t
-}
-
-// batchBlocked reports whether the portal refused a command of a packed
-// request with OPERATION_TIME_LIMIT, so the budget holds the method.
-func batchBlocked(env *wire.Envelope) bool {
-	a, err := env.Batch()
-	if err != nil {
-		return false
-	}
-	for _, ce := range a.ResultError {
-		if errors.Is(&APIError{Code: string(ce.Error)}, ErrOperationTimeLimit) {
-			return true
-		}
-	}
-	return false
-}
-
 // encodeImportCommand renders one crm.item.batchImport call as a batch
 // command string. It fails with phpquery.ErrNotPackable when an item holds batch
 // placeholder text or the command would pass phpquery.MaxCommandVars.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -319,4 +320,20 @@ func (e *engine) updateFailure(p pendingItem, err error, packed bool) (r ItemRes
 		err = &OutcomeUnknownError{Method: methodUpdate, Err: err}
 	}
 	return ItemResult{Index: p.index, Status: ItemUnknown, Err: err}, false
+}
+
+// getPortalItem reads one item with crm.item.get, keeping what an update
+// needs (the multifield ids).
+func getPortalItem(ctx context.Context, c *Client, et EntityTypeID, id int64) (*portalItem, error) {
+	var res struct {
+		Item json.RawMessage `json:"item"`
+	}
+	if err := c.Call(ctx, "crm.item.get", map[string]any{"entityTypeId": int(et), "id": id}, &res); err != nil {
+		return nil, err
+	}
+	p, err := decodePortalItem(res.Item)
+	if err != nil {
+		return nil, fmt.Errorf("b24: crm.item.get: %w", err)
+	}
+	return p, nil
 }

@@ -1,9 +1,7 @@
 package b24
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -318,13 +316,6 @@ func isNilCreds(c Credentials) bool {
 	return false
 }
 
-func checkMethod(method string) error {
-	if len(method) == 0 || len(method) > 200 || !methodRe.MatchString(method) {
-		return invalidInput("method name %q is not a REST method", wire.Truncate(method, 60))
-	}
-	return nil
-}
-
 // Call invokes a REST method with params (marshalled to a JSON object; nil
 // sends none) and decodes the "result" member of the answer into result
 // (ignored when nil). Requests refused before execution are retried per the
@@ -363,49 +354,3 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 // trustedJSON is a request body the SDK built itself; it skips the
 // validity check that user-supplied raw JSON gets.
 type trustedJSON []byte
-
-// marshalParams encodes params as a JSON object.
-func marshalParams(params any) ([]byte, error) {
-	if params == nil {
-		return []byte("{}"), nil
-	}
-	if t, ok := params.(trustedJSON); ok {
-		return t, nil
-	}
-	if raw, ok := params.(json.RawMessage); ok {
-		params = []byte(raw)
-	}
-	var body []byte
-	if b, ok := params.([]byte); ok {
-		if !json.Valid(b) {
-			return nil, invalidInput("params are not valid json")
-		}
-		body = b
-	} else {
-		var err error
-		if body, err = json.Marshal(params); err != nil {
-			return nil, invalidInput("params cannot be encoded as json: %v", err)
-		}
-	}
-	body = bytes.TrimSpace(body)
-	if bytes.Equal(body, []byte("null")) {
-		return []byte("{}"), nil
-	}
-	if len(body) == 0 || body[0] != '{' {
-		return nil, invalidInput("params must encode to a json object")
-	}
-	return body, nil
-}
-
-// withAuth adds "auth": token to a JSON object body.
-func withAuth(body []byte, token string) []byte {
-	tok, _ := json.Marshal(token)
-	out := make([]byte, 0, len(body)+len(tok)+10)
-	out = append(out, `{"auth":`...)
-	out = append(out, tok...)
-	rest := bytes.TrimSpace(body[1:])
-	if len(rest) > 0 && rest[0] != '}' {
-		out = append(out, ',')
-	}
-	return append(out, rest...)
-}

@@ -1,7 +1,9 @@
 package b24
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -282,20 +284,6 @@ func (c *Client) readAnswer(ctx context.Context, req *request, resp transport.Re
 	return nil, respTime, blocked, apiErr
 }
 
-// Bounds of the portal's error texts kept in errors.
-const (
-	maxCodeLen        = 100
-	maxDescriptionLen = 2000
-)
-
-// portalText is a text of the portal (an error code or description, of
-// the call or of one of its items) as errors, logs and reports may carry
-// it: without any of the credentials' secrets, which a portal may echo,
-// and cut to n bytes.
-func portalText(s string, n int, secrets []string) string {
-	return wire.Truncate(redactSecrets(s, secrets...), n)
-}
-
 // transportFailure turns a failed exchange into an error of the right
 // class: a request that never reached the portal is refused before
 // execution; one that was written may have run.
@@ -320,15 +308,55 @@ func transportFailure(ctx, flight context.Context, method string, wrote bool, er
 	return &OutcomeUnknownError{Method: method, Err: err, unanswered: true}
 }
 
-// errorCode returns a short, secret-free reason for logs.
-func errorCode(err error) string {
-	var api *APIError
-	if errors.As(err, &api) {
-		return api.Code
+func checkMethod(method string) error {
+	if len(method) == 0 || len(method) > 200 || !methodRe.MatchString(method) {
+		return invalidInput("method name %q is not a REST method", wire.Truncate(method, 60))
 	}
-	var unk *OutcomeUnknownError
-	if errors.As(err, &unk) {
-		return "outcome_unknown"
+	return nil
+}
+
+// marshalParams encodes params as a JSON object.
+func marshalParams(params any) ([]byte, error) {
+	if params == nil {
+		return []byte("{}"), nil
 	}
-	return "transport"
+	if t, ok := params.(trustedJSON); ok {
+		return t, nil
+	}
+	if raw, ok := params.(json.RawMessage); ok {
+		params = []byte(raw)
+	}
+	var body []byte
+	if b, ok := params.([]byte); ok {
+		if !json.Valid(b) {
+			return nil, invalidInput("params are not valid json")
+		}
+		body = b
+	} else {
+		var err error
+		if body, err = json.Marshal(params); err != nil {
+			return nil, invalidInput("params cannot be encoded as json: %v", err)
+		}
+	}
+	body = bytes.TrimSpace(body)
+	if bytes.Equal(body, []byte("null")) {
+		return []byte("{}"), nil
+	}
+	if len(body) == 0 || body[0] != '{' {
+		return nil, invalidInput("params must encode to a json object")
+	}
+	return body, nil
+}
+
+// withAuth adds "auth": token to a JSON object body.
+func withAuth(body []byte, token string) []byte {
+	tok, _ := json.Marshal(token)
+	out := make([]byte, 0, len(body)+len(tok)+10)
+	out = append(out, `{"auth":`...)
+	out = append(out, tok...)
+	rest := bytes.TrimSpace(body[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
 }

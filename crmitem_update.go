@@ -3,7 +3,6 @@ package b24
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"iter"
 	"time"
 )
@@ -65,22 +64,6 @@ func (s *CRMItemService) Update(ctx context.Context, et EntityTypeID, id int64, 
 	req := &request{method: methodUpdate, body: body, read: job.idempotent(), budgetMethod: methodUpdate, weight: 1}
 	_, err = s.client.do(ctx, req)
 	return err
-}
-
-// getPortalItem reads one item with crm.item.get, keeping what an update
-// needs (the multifield ids).
-func getPortalItem(ctx context.Context, c *Client, et EntityTypeID, id int64) (*portalItem, error) {
-	var res struct {
-		Item json.RawMessage `json:"item"`
-	}
-	if err := c.Call(ctx, "crm.item.get", map[string]any{"entityTypeId": int(et), "id": id}, &res); err != nil {
-		return nil, err
-	}
-	p, err := decodePortalItem(res.Item)
-	if err != nil {
-		return nil, fmt.Errorf("b24: crm.item.get: %w", err)
-	}
-	return p, nil
 }
 
 // BatchUpdate updates each record's item by its ID, as [CRMItemService.Update]

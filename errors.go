@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/b24kit/b24/internal/transport"
+	"github.com/b24kit/b24/internal/wire"
 )
 
 // Sentinel errors for the conditions callers branch on. They are matched with
@@ -484,4 +485,41 @@ func stopped(cause error) error {
 // invalidInput builds an [ErrInvalidInput] error with a message.
 func invalidInput(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
+}
+
+// Bounds of the portal's error texts kept in errors.
+const (
+	maxCodeLen        = 100
+	maxDescriptionLen = 2000
+)
+
+// portalText is a text of the portal (an error code or description, of
+// the call or of one of its items) as errors, logs and reports may carry
+// it: without any of the credentials' secrets, which a portal may echo,
+// and cut to n bytes.
+func portalText(s string, n int, secrets []string) string {
+	return wire.Truncate(redactSecrets(s, secrets...), n)
+}
+
+// errorCode returns a short, secret-free reason for logs.
+func errorCode(err error) string {
+	var api *APIError
+	if errors.As(err, &api) {
+		return api.Code
+	}
+	var unk *OutcomeUnknownError
+	if errors.As(err, &unk) {
+		return "outcome_unknown"
+	}
+	return "transport"
+}
+
+// redactSecrets removes any of secrets from s.
+func redactSecrets(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
 }
