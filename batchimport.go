@@ -217,7 +217,9 @@ func WithPacking(n int) ImportOption {
 }
 
 // BatchImport imports items into the entity type with crm.item.batchImport,
-// 20 per call, several calls in flight, paced by the client's limits.
+// 20 per call, several calls in flight, paced by the client's limits. It
+// reads items in place, without copying them: leave them unchanged until
+// it returns.
 //
 // It always returns a result with one entry per item, also together with an
 // error. The error is nil only when every item was imported; otherwise it is
@@ -248,15 +250,17 @@ func WithPacking(n int) ImportOption {
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/import/crm-item-batch-import.html
 func (s *CRMItemService) BatchImport(ctx context.Context, entityTypeID EntityTypeID, items []Item, opts ...ImportOption) (*BatchImportResult, error) {
-	seq := func(yield func(Item) bool) {
-		for _, it := range items {
-			if !yield(it) {
+	// The rows are read where they are: items does not change until the
+	// import has ended, when BatchImport returns.
+	rows := func(yield func(inputRow) bool) {
+		for i := range items {
+			if !yield(inputRow{item: &items[i], stable: true}) {
 				return
 			}
 		}
 	}
 	opts = append([]ImportOption{WithTotal(len(items))}, opts...)
-	return collect(ctx, len(items), s.ImportSeq(ctx, entityTypeID, seq, opts...))
+	return collect(ctx, len(items), s.runSeq(ctx, entityTypeID, rows, false, opts))
 }
 
 // collect gathers the n results of a streaming run into a result by
@@ -339,8 +343,10 @@ func (s *CRMItemService) ImportSeq(ctx context.Context, entityTypeID EntityTypeI
 	var rows iter.Seq[inputRow]
 	if items != nil {
 		rows = func(yield func(inputRow) bool) {
+			var cur Item // the engine copies each row out before the next
 			for it := range items {
-				if !yield(inputRow{item: it}) {
+				cur = it
+				if !yield(inputRow{item: &cur}) {
 					return
 				}
 			}

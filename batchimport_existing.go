@@ -95,16 +95,17 @@ func (a ItemAction) String() string {
 // findExisting looks up the keyed rows of a window. For an upsert it
 // selects the fields the rows set, to compare them.
 func (e *engine) findExisting(ctx context.Context, rows []pendingItem) (map[dedup.Key]dedup.Found, error) {
-	var keys []dedup.Key
 	var sel []string
 	seen := map[string]bool{}
-	for _, p := range rows {
+	keys := make([]dedup.Key, 0, len(rows))
+	for i := range rows {
+		p := &rows[i] // by index: a copy of the row would escape
 		if !p.keyed {
 			continue
 		}
 		keys = append(keys, p.key)
 		if e.cfg.existing == ExistingUpdate {
-			for _, name := range setFieldNames(&p.item) {
+			for _, name := range setFieldNames(p.item) {
 				if !seen[name] {
 					seen[name] = true
 					sel = append(sel, name)

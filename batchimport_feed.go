@@ -20,8 +20,12 @@ const (
 // inputRow is one row of an engine's input: an item and, for an update,
 // the id of the item it updates.
 type inputRow struct {
-	item   Item
+	item   *Item
 	target int64
+	// stable says item stays as it is, and the engine may keep pointing to
+	// it, until the run has ended (BatchImport's slice); otherwise the
+	// engine copies it before asking for the next row.
+	stable bool
 }
 
 // feeder reads an engine's input in order and routes each row: rejected
@@ -48,6 +52,12 @@ type feeder struct {
 
 	seenKeys keySet // hashed folded dedup keys of the rows read
 	seed     maphash.Seed
+
+	// slab holds the rows read, each copied once from the input; the
+	// pending rows point into it. A full slab is left to the rows in it
+	// (the garbage collector frees it when they are settled) and a new one
+	// begins, so no row ever moves.
+	slab []Item
 
 	stopped bool
 }
@@ -77,12 +87,20 @@ func (e *engine) run(ctx context.Context, rows iter.Seq[inputRow], out chan<- []
 		i := index
 		index++
 		e.remember(i, r.item.Ref)
-		if ierr := v.check(&r.item); ierr != nil {
+		slot := r.item
+		if !r.stable {
+			slot = f.slot()
+			*slot = *r.item
+		}
+		if ierr := v.check(slot); ierr != nil {
+			if !r.stable {
+				f.slab = f.slab[:len(f.slab)-1] // the next row takes the slot
+			}
 			ierr.Index = i
 			e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: ierr}})
 			continue
 		}
-		p := pendingItem{index: i, item: r.item}
+		p := pendingItem{index: i, item: slot}
 		if e.updating {
 			if r.target <= 0 {
 				e.emit(out, []ItemResult{{Index: i, Status: ItemRejected, Err: &ItemError{Index: i,
@@ -93,7 +111,7 @@ func (e *engine) run(ctx context.Context, rows iter.Seq[inputRow], out chan<- []
 			f.update(p)
 			continue
 		}
-		p.key, p.keyed = dedupKeyOf(e.et, &p.item)
+		p.key, p.keyed = dedupKeyOf(e.et, p.item)
 		if p.keyed && f.duplicate(p) {
 			continue
 		}
@@ -103,6 +121,19 @@ func (e *engine) run(ctx context.Context, rows iter.Seq[inputRow], out chan<- []
 		return
 	}
 	e.emit(out, notSent(f.leftovers(), e.stopCause(ctx)))
+}
+
+// slabSize is how many rows one slab holds: 200 KiB, a tenth of a packed
+// request's rows, so a slab held by one pending row keeps little alive.
+const slabSize = 256
+
+// slot takes the next place in the slab for a row being read.
+func (f *feeder) slot() *Item {
+	if len(f.slab) == cap(f.slab) {
+		f.slab = make([]Item, 0, slabSize)
+	}
+	f.slab = f.slab[:len(f.slab)+1]
+	return &f.slab[len(f.slab)-1]
 }
 
 // duplicate rejects p when an earlier row of the input has its key. Keys
@@ -216,21 +247,22 @@ func (f *feeder) settleLookup(l *lookup) {
 		e.emit(f.out, notSent(rows, err))
 		return
 	}
-	for i, p := range rows {
+	for i := range rows {
+		p := &rows[i] // by index: a copy of the row would escape
 		if f.stopped {
 			f.window = append(f.window, rows[i:]...)
 			return
 		}
 		hit, ok := found[p.key.Fold()]
 		if !p.keyed || !ok {
-			f.create(p)
+			f.create(*p)
 			continue
 		}
 		if e.cfg.existing != ExistingUpdate {
 			e.emit(f.out, []ItemResult{{Index: p.index, Status: ItemImported, ID: hit.ID, Action: ActionFound}})
 			continue
 		}
-		job, changed, err := e.planExisting(&p.item, hit)
+		job, changed, err := e.planExisting(p.item, hit)
 		switch {
 		case err != nil:
 			e.emit(f.out, []ItemResult{{Index: p.index, Status: ItemRejected,
@@ -239,7 +271,7 @@ func (f *feeder) settleLookup(l *lookup) {
 			e.emit(f.out, []ItemResult{{Index: p.index, Status: ItemImported, ID: hit.ID, Action: ActionFound}})
 		default:
 			p.upd = job
-			f.update(p)
+			f.update(*p)
 		}
 	}
 	f.spare = rows[:0] // the rows were copied out: the next window reuses the buffer

@@ -36,3 +36,43 @@ func TestKeySet(t *testing.T) {
 		t.Fatalf("%d runs for %d hashes", len(s.runs), len(seen))
 	}
 }
+
+// TestRunHasAgreesWithBinarySearch checks the interpolation search on even
+// hashes, on clustered ones (where its guesses go wrong and the binary
+// search must end it), at both ends of a run and outside it.
+func TestRunHasAgreesWithBinarySearch(t *testing.T) {
+	x := uint64(88172645463325252)
+	next := func() uint64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x
+	}
+	runs := map[string][]uint64{}
+	var even, clustered, steps []uint64
+	for i := range 5000 {
+		even = append(even, next())
+		// Most values crowd at the bottom, a few reach the top.
+		if i%100 == 0 {
+			clustered = append(clustered, next())
+		} else {
+			clustered = append(clustered, next()%1000)
+		}
+		steps = append(steps, uint64(i)*uint64(i)*uint64(i))
+	}
+	runs["even"], runs["clustered"], runs["steps"] = even, clustered, steps
+	for name, r := range runs {
+		slices.Sort(r)
+		r = slices.Compact(r)
+		probes := append([]uint64{0, 1, ^uint64(0), r[0], r[len(r)-1], r[0] - 1, r[len(r)-1] + 1}, r[len(r)/2])
+		for range 20000 {
+			probes = append(probes, next(), next()%1000, r[int(next()%uint64(len(r)))])
+		}
+		for _, h := range probes {
+			_, want := slices.BinarySearch(r, h)
+			if got := runHas(r, h); got != want {
+				t.Fatalf("%s: runHas(%d) = %v, want %v", name, h, got, want)
+			}
+		}
+	}
+}

@@ -17,14 +17,16 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	history := unit[0].history
 	var lines []batchLine
 	var packed, plain []chunk
+	var scratch []byte // one buffer for the commands; each line is a copy of its part
 	for i, ch := range unit {
-		cmd, err := encodeImportCommand(e.et, ch.items, e.cfg.originalUFNames)
+		var err error
+		scratch, err = appendImportCommand(scratch[:0], e.et, ch.items, e.cfg.originalUFNames)
 		if err != nil {
 			plain = append(plain, ch)
 			continue
 		}
 		ch.cmdID = "c" + strconv.Itoa(i) // never numeric: PHP would turn the sections into lists
-		lines = append(lines, batchLine{id: ch.cmdID, method: methodBatchImport, line: cmd})
+		lines = append(lines, batchLine{id: ch.cmdID, method: methodBatchImport, line: string(scratch)})
 		packed = append(packed, ch)
 	}
 	var results []ItemResult
@@ -103,7 +105,13 @@ func (e *engine) commandOutcome(a *wire.BatchAnswer, ch chunk, history bool, hal
 // command string. It fails with phpquery.ErrNotPackable when an item holds batch
 // placeholder text or the command would pass phpquery.MaxCommandVars.
 func encodeImportCommand(et EntityTypeID, items []pendingItem, originalUFNames bool) (string, error) {
-	buf := make([]byte, 0, 1024*len(items))
+	buf, err := appendImportCommand(nil, et, items, originalUFNames)
+	return string(buf), err
+}
+
+// appendImportCommand appends the command of encodeImportCommand to buf,
+// so that the commands of one request share a scratch buffer.
+func appendImportCommand(buf []byte, et EntityTypeID, items []pendingItem, originalUFNames bool) ([]byte, error) {
 	buf = append(buf, "crm.item.batchImport?entityTypeId="...)
 	buf = strconv.AppendInt(buf, int64(et), 10)
 	if originalUFNames {
@@ -113,14 +121,14 @@ func encodeImportCommand(et EntityTypeID, items []pendingItem, originalUFNames b
 	for i := range items {
 		before := data.vars()
 		var err error
-		if buf, err = data.appendItem(buf, i, &items[i].item); err != nil {
-			return "", phpquery.ErrNotPackable
+		if buf, err = data.appendItem(buf, i, items[i].item); err != nil {
+			return buf, phpquery.ErrNotPackable
 		}
 		// An item with no pairs would vanish from data and shift the
 		// answers of the items after it.
 		if data.vars() == before || data.vars() > phpquery.MaxCommandVars {
-			return "", phpquery.ErrNotPackable
+			return buf, phpquery.ErrNotPackable
 		}
 	}
-	return string(buf), nil
+	return buf, nil
 }

@@ -31,7 +31,7 @@ const maxReconcileRounds = 8
 // pendingItem is an item with its input index and dedup key.
 type pendingItem struct {
 	index int
-	item  Item
+	item  *Item // in the feeder's slab: one copy per row, shared by every step
 	key   dedup.Key
 	keyed bool       // key is complete: the row can be looked up
 	upd   *updateJob // set when the row updates an existing item

@@ -92,7 +92,7 @@ func (e *engine) planRows(ctx context.Context, rows []pendingItem, results []Ite
 	for _, p := range rows {
 		j := p.upd
 		if !j.planned {
-			fields, needFM, err := planUpdate(&p.item, nil, false)
+			fields, needFM, err := planUpdate(p.item, nil, false)
 			if err != nil {
 				results = append(results, rejectedRow(p, CodeInvalidValue, err.Error()))
 				continue
@@ -123,7 +123,7 @@ func (e *engine) planRows(ctx context.Context, rows []pendingItem, results []Ite
 				}
 				continue
 			}
-			fields, _, err := planUpdate(&p.item, cur, j.compare)
+			fields, _, err := planUpdate(p.item, cur, j.compare)
 			if err != nil {
 				results = append(results, rejectedRow(p, CodeInvalidValue, err.Error()))
 				continue

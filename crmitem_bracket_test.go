@@ -166,15 +166,15 @@ func TestBracketSinkMatchesJSONRoundTrip(t *testing.T) {
 	cases := bracketCases()
 	for name, it := range cases {
 		t.Run(name, func(t *testing.T) {
-			requireSameCommand(t, []pendingItem{{item: it}})
+			requireSameCommand(t, []pendingItem{{item: &it}})
 			// Behind another item, under data[1].
-			requireSameCommand(t, []pendingItem{{item: Item{Title: "first"}}, {item: it}})
+			requireSameCommand(t, []pendingItem{{item: &Item{Title: "first"}}, {item: &it}})
 		})
 	}
 	// Pairs add up over the items of a command.
 	half := Item{ContactIDs: make([]int64, phpquery.MaxCommandVars/2)}
-	requireSameCommand(t, []pendingItem{{item: half}, {item: half}})
-	requireSameCommand(t, []pendingItem{{item: half}, {item: half}, {item: Item{Title: "one too many"}}})
+	requireSameCommand(t, []pendingItem{{item: &half}, {item: &half}})
+	requireSameCommand(t, []pendingItem{{item: &half}, {item: &half}, {item: &Item{Title: "one too many"}}})
 }
 
 // TestBracketSinkRefuses pins the refusals themselves, so that the
@@ -189,12 +189,13 @@ func TestBracketSinkRefuses(t *testing.T) {
 	} {
 		it, ok := cases[name]
 		require.True(t, ok, name)
-		_, err := encodeImportCommand(EntityDeal, []pendingItem{{item: it}}, false)
+		_, err := encodeImportCommand(EntityDeal, []pendingItem{{item: &it}}, false)
 		assert.ErrorIs(t, err, phpquery.ErrNotPackable, name)
 	}
 	for _, name := range []string{"docs deal", "every kind", "field value types", "files", "raw nested deeper",
 		"not UTF-8", "dollars that are not placeholders"} {
-		_, err := encodeImportCommand(EntityDeal, []pendingItem{{item: cases[name]}}, false)
+		it := cases[name]
+		_, err := encodeImportCommand(EntityDeal, []pendingItem{{item: &it}}, false)
 		assert.NoError(t, err, name)
 	}
 }
@@ -217,7 +218,7 @@ func TestBracketSinkKeepsJSONOrder(t *testing.T) {
 		var skip json.RawMessage
 		require.NoError(t, dec.Decode(&skip))
 	}
-	cmd, err := encodeImportCommand(EntityDeal, []pendingItem{{item: it}}, false)
+	cmd, err := encodeImportCommand(EntityDeal, []pendingItem{{item: &it}}, false)
 	require.NoError(t, err)
 	var order []string
 	_, q, _ := strings.Cut(cmd, "?")
@@ -236,8 +237,8 @@ func TestBracketSinkKeepsJSONOrder(t *testing.T) {
 
 func TestEncodeImportCommand(t *testing.T) {
 	items := []pendingItem{
-		{item: Item{Title: "A & B", ContactIDs: []int64{4, 5}, Opened: No}},
-		{item: Item{Title: "C", Fields: map[string]any{"ufCrm_1": map[string]any{"k": true}}, Parents: map[EntityTypeID]int64{1220: 2}}},
+		{item: &Item{Title: "A & B", ContactIDs: []int64{4, 5}, Opened: No}},
+		{item: &Item{Title: "C", Fields: map[string]any{"ufCrm_1": map[string]any{"k": true}}, Parents: map[EntityTypeID]int64{1220: 2}}},
 	}
 	cmd, err := encodeImportCommand(EntityDeal, items, true)
 	require.NoError(t, err)
@@ -267,7 +268,7 @@ func FuzzBracketSinkMatchesJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js []byte, s string, n int64, x float64) {
 		var fromJSON Item
 		if json.Unmarshal(js, &fromJSON) == nil {
-			requireSameCommand(t, []pendingItem{{item: fromJSON}})
+			requireSameCommand(t, []pendingItem{{item: &fromJSON}})
 		}
 		built := Item{Title: s, Probability: int(n % 100), Opportunity: x, ContactIDs: []int64{n}, Opened: YesNo(s),
 			Phones: []Multifield{{Value: s, ValueType: "WORK"}},
@@ -277,7 +278,7 @@ func FuzzBracketSinkMatchesJSON(f *testing.F) {
 				"ufCrm_7": struct{ S string }{s}, "ufCrm_8": float32(x), "ufCrm_9": uint64(n),
 			},
 		}
-		requireSameCommand(t, []pendingItem{{item: built}, {item: fromJSON}})
+		requireSameCommand(t, []pendingItem{{item: &built}, {item: &fromJSON}})
 	})
 }
 
@@ -286,7 +287,8 @@ func FuzzBracketSinkMatchesJSON(f *testing.F) {
 func BenchmarkEncodeImportCommand(b *testing.B) {
 	items := make([]pendingItem, 20)
 	for i := range items {
-		items[i].item = exampleDeal()
+		it := exampleDeal()
+		items[i].item = &it
 	}
 	for _, bc := range []struct {
 		name   string

@@ -297,7 +297,7 @@ func TestAppendJSONFailureLeavesBuffer(t *testing.T) {
 	flaky := Item{Title: "flaky", Fields: map[string]any{"ufCrm_1": flakyMarshaler{&calls}}}
 	require.NoError(t, flaky.Validate(EntityDeal))
 	e := &engine{et: EntityDeal}
-	body, sendable, rejected := e.encodeCall([]pendingItem{{index: 0, item: Item{Title: "a"}}, {index: 1, item: flaky}, {index: 2, item: Item{Title: "b"}}})
+	body, sendable, rejected := e.encodeCall([]pendingItem{{index: 0, item: &Item{Title: "a"}}, {index: 1, item: &flaky}, {index: 2, item: &Item{Title: "b"}}})
 	assert.Equal(t, `{"entityTypeId":2,"data":[{"title":"a"},{"title":"b"}]}`, string(body))
 	assert.Len(t, sendable, 2)
 	require.Len(t, rejected, 1)

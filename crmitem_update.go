@@ -102,8 +102,10 @@ func (s *CRMItemService) UpdateSeq(ctx context.Context, et EntityTypeID, records
 	var rows iter.Seq[inputRow]
 	if records != nil {
 		rows = func(yield func(inputRow) bool) {
+			var cur Item // the engine copies each row out before the next
 			for r := range records {
-				if !yield(inputRow{item: r.Item, target: r.ID}) {
+				cur = r.Item
+				if !yield(inputRow{item: &cur, target: r.ID}) {
 					return
 				}
 			}

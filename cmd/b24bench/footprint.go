@@ -153,6 +153,9 @@ func overheadRun(ctx context.Context, out io.Writer, s settings, v overheadVaria
 		}
 		defer stopProfile()
 	}
+	if s.memProfile != "" && v.check {
+		defer startMemProfile(s.memProfile)()
+	}
 	t0 := time.Now()
 	res, err := client.CRMItem.BatchImport(ctx, b24.EntityDeal, items, v.opts...)
 	wall := time.Since(t0)
@@ -320,4 +323,24 @@ func startCPUProfile(file string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// startMemProfile samples every 4 KiB allocated from now on and returns
+// the function that writes the allocations to file. The child process
+// runs the portal, so the profile holds the SDK's allocations alone.
+func startMemProfile(file string) func() {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 4096
+	return func() {
+		defer func() { runtime.MemProfileRate = old }()
+		f, err := os.Create(file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "b24bench: memprofile:", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "b24bench: memprofile:", err)
+		}
+	}
 }

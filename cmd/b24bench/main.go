@@ -58,6 +58,7 @@ type settings struct {
 	// cloudScale divides the cloud regime's times (and multiplies its rate).
 	cloudScale float64
 	cpuProfile string // CPU profile of the overhead regime's default variant
+	memProfile string // allocation profile of the same run
 	existing   b24.Existing
 	rerun      int // rows of the rerun regime
 	// readLatency is the portal's latency per call in the read regime.
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&s.conc, "concurrency", 0, "calls in flight in the paced regimes (0: the SDK default)")
 	fs.IntVar(&s.packing, "packing", 0, "WithPacking value of the packed, operating and fill regimes (0: automatic)")
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the overhead regime's default variant to this file")
+	fs.StringVar(&s.memProfile, "memprofile", "", "write an allocation profile of the overhead regime's default variant to this file")
 	fs.Float64Var(&s.cloudScale, "cloud-scale", 0, "time scale of the cloud regime: its durations ÷ N, its rate × N (default 10, 40 with -quick)")
 	existing := fs.String("existing", "skip", "WithExisting value of the import regimes: skip (the default: keyed rows are looked up first), update or create (no lookup)")
 	fs.IntVar(&s.rerun, "rerun-items", 0, "rows of the rerun regime (default 100000, 20000 with -quick)")

@@ -21,6 +21,15 @@ type ImportAnswer struct {
 // in input order, or an object keyed by position. Rows without an answer
 // are nil.
 func DecodeImportAnswers(raw json.RawMessage, n int) ([]*ImportAnswer, error) {
+	if out, ok := scanImportIDs(raw, n); ok {
+		return out, nil
+	}
+	return decodeImportAnswers(raw, n)
+}
+
+// decodeImportAnswers is DecodeImportAnswers through encoding/json, for
+// every answer the scan does not take.
+func decodeImportAnswers(raw json.RawMessage, n int) ([]*ImportAnswer, error) {
 	var res struct {
 		Items json.RawMessage `json:"items"`
 	}
@@ -54,6 +63,104 @@ func DecodeImportAnswers(raw json.RawMessage, n int) ([]*ImportAnswer, error) {
 	return out, nil
 }
 
+// scanImportIDs reads the answer of a call whose rows were all created,
+// {"items":[{"item":{"id":N}},...]} with N a plain positive integer and
+// nothing else in it, in one pass and two allocations: the common answer,
+// which encoding/json would read three times. Anything else (an error
+// entry, another member, a numeric string) reports false and is left to
+// decodeImportAnswers.
+func scanImportIDs(raw []byte, n int) ([]*ImportAnswer, bool) {
+	s := answerScanner{b: raw}
+	if !s.lit(`{`) || !s.lit(`"items"`) || !s.lit(`:`) || !s.lit(`[`) {
+		return nil, false
+	}
+	ids := make([]struct {
+		ID FlexInt `json:"id"`
+	}, 0, n)
+	if !s.lit(`]`) {
+		for {
+			if !s.lit(`{`) || !s.lit(`"item"`) || !s.lit(`:`) || !s.lit(`{`) || !s.lit(`"id"`) || !s.lit(`:`) {
+				return nil, false
+			}
+			id, ok := s.id()
+			if !ok || !s.lit(`}`) || !s.lit(`}`) {
+				return nil, false
+			}
+			ids = append(ids, struct {
+				ID FlexInt `json:"id"`
+			}{id})
+			if s.lit(`]`) {
+				break
+			}
+			if !s.lit(`,`) {
+				return nil, false
+			}
+		}
+	}
+	if !s.lit(`}`) || !s.end() {
+		return nil, false
+	}
+	answers := make([]ImportAnswer, min(len(ids), n))
+	out := make([]*ImportAnswer, n)
+	for i := range answers {
+		answers[i].Item = &ids[i]
+		out[i] = &answers[i]
+	}
+	return out, true
+}
+
+// answerScanner walks a JSON text token by token, skipping whitespace.
+type answerScanner struct {
+	b []byte
+	i int
+}
+
+func (s *answerScanner) skip() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// lit consumes tok if it comes next.
+func (s *answerScanner) lit(tok string) bool {
+	s.skip()
+	if !bytes.HasPrefix(s.b[s.i:], []byte(tok)) {
+		return false
+	}
+	s.i += len(tok)
+	return true
+}
+
+// id consumes a positive integer of at most 15 digits (below 2⁵³, as
+// FlexInt requires) without a leading zero.
+func (s *answerScanner) id() (FlexInt, bool) {
+	s.skip()
+	start := s.i
+	var v int64
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		v = v*10 + int64(s.b[s.i]-'0')
+		s.i++
+	}
+	digits := s.i - start
+	if digits == 0 || digits > 15 || s.b[start] == '0' {
+		return 0, false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	return FlexInt(v), true
+}
+
+func (s *answerScanner) end() bool {
+	s.skip()
+	return s.i == len(s.b)
+}
+
 // CommandError is a command's entry in a batch answer's result_error.
 type CommandError struct {
 	Error            FlexString `json:"error"`
@@ -74,13 +181,38 @@ type BatchAnswer struct {
 // section whose command ids are 0..n-1 arrives as a JSON list (PHP's
 // json_encode of such an array): its entries are keyed "0", "1", ...
 func DecodeBatchAnswer(raw json.RawMessage) (*BatchAnswer, error) {
+	return decodeBatchAnswer(raw, json.Valid(raw))
+}
+
+// decodeBatchAnswer is DecodeBatchAnswer for raw known to be valid JSON or
+// not (an envelope's result is: DecodeEnvelope checked it). The members of
+// a valid object are split in place, without decoding them: the results,
+// most of an answer, are then read once, by their command's decoder.
+func decodeBatchAnswer(raw json.RawMessage, valid bool) (*BatchAnswer, error) {
 	var sections map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &sections); err != nil {
-		return nil, err
+	if !valid || !splitObject(raw, func(k string, v []byte) {
+		if sections == nil {
+			sections = make(map[string]json.RawMessage, 5)
+		}
+		sections[k] = v
+	}) {
+		sections = nil
+		if err := json.Unmarshal(raw, &sections); err != nil {
+			return nil, err
+		}
 	}
 	var a BatchAnswer
-	if err := decodeSection(sections["result"], &a.Result); err != nil {
-		return nil, err
+	res := bytes.TrimSpace(sections["result"])
+	split := false
+	if valid && len(res) > 0 && res[0] == '{' {
+		a.Result = make(map[string]json.RawMessage)
+		split = splitObject(res, func(k string, v []byte) { a.Result[k] = v })
+	}
+	if !split {
+		a.Result = nil
+		if err := decodeSection(res, &a.Result); err != nil {
+			return nil, err
+		}
 	}
 	if err := decodeSection(sections["result_error"], &a.ResultError); err != nil {
 		return nil, err
@@ -116,4 +248,86 @@ func decodeSection[T any](sec json.RawMessage, dst *map[string]T) error {
 	}
 	*dst = m
 	return nil
+}
+
+// splitObject calls fn with each member of raw, a valid JSON object, the
+// value as a slice of raw. It reports false, having called fn for none or
+// some members, when raw is not an object or a key holds an escape (read
+// those with encoding/json).
+func splitObject(raw []byte, fn func(key string, val []byte)) bool {
+	s := answerScanner{b: raw}
+	if !s.lit(`{`) {
+		return false
+	}
+	if s.lit(`}`) {
+		return s.end()
+	}
+	for {
+		s.skip()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return false
+		}
+		end := skipString(s.b, s.i)
+		key := s.b[s.i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		s.i = end
+		if !s.lit(`:`) {
+			return false
+		}
+		s.skip()
+		start := s.i
+		s.i = skipValue(s.b, s.i)
+		fn(string(key), s.b[start:s.i])
+		if s.lit(`}`) {
+			return s.end()
+		}
+		if !s.lit(`,`) {
+			return false
+		}
+	}
+}
+
+// skipString returns the index after the string that starts at b[i], a
+// quote, in valid JSON.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value that starts at b[i], in
+// valid JSON.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }

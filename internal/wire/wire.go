@@ -29,6 +29,7 @@ type Envelope struct {
 	batch    *BatchAnswer // Result decoded as a batch answer, once
 	batchErr error
 	decoded  bool
+	valid    bool // Result was checked as JSON with the rest (DecodeEnvelope)
 }
 
 // Batch returns Result decoded as the answer of a batch request. It
@@ -36,7 +37,7 @@ type Envelope struct {
 // refusal check and the caller all read it); not safe for concurrent use.
 func (e *Envelope) Batch() (*BatchAnswer, error) {
 	if !e.decoded {
-		e.batch, e.batchErr = DecodeBatchAnswer(e.Result)
+		e.batch, e.batchErr = decodeBatchAnswer(e.Result, e.valid || json.Valid(e.Result))
 		e.decoded = true
 	}
 	return e.batch, e.batchErr
@@ -178,6 +179,7 @@ func DecodeEnvelope(body []byte) (env *Envelope, ok bool) {
 	if err := json.Unmarshal(trimmed, env); err != nil {
 		return env, false
 	}
+	env.valid = true
 	return env, true
 }
 

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -110,4 +111,106 @@ func TestDecodeTimeBlockClampsAbsurdReadings(t *testing.T) {
 	assert.True(t, rt.HasOperating, "a zero reading is a reading")
 	assert.InDelta(t, 0.9, rt.Processing, 1e-9)
 	assert.Equal(t, int64(1778747792), rt.OperatingResetAt.Unix())
+}
+
+// importAnswerSeeds are answers of crm.item.batchImport, the common shape
+// the scan reads and the shapes it must leave to encoding/json.
+var importAnswerSeeds = []string{
+	`{"items":[{"item":{"id":15}},{"item":{"id":16}}]}`,
+	"{ \"items\" : [ { \"item\" : { \"id\" : 15 } } ,\n\t{\"item\":{\"id\":900719925474099}} ] }",
+	`{"items":[]}`, `{"items":[{"item":{"id":0}}]}`, `{"items":[{"item":{"id":015}}]}`,
+	`{"items":[{"item":{"id":9007199254740993}}]}`, `{"items":[{"item":{"id":1e3}}]}`,
+	`{"items":[{"item":{"id":15.0}}]}`, `{"items":[{"item":{"id":"15"}}]}`, `{"items":[{"item":{"id":-4}}]}`,
+	`{"items":[{"item":{"id":15}},{"error":"CRM_FIELD_ERROR_REQUIRED","error_description":"x"}]}`,
+	`{"items":[{"item":{"id":15,"title":"x"}}]}`, `{"items":[{"item":{"id":15}}],"more":1}`,
+	`{"items":[{"item":{"id":15}}]} x`, `{"items":[{"item":{"id":15}},]}`, `{"items":[{"item":{"id":15}}`,
+	`{"items":{"0":{"item":{"id":7}}}}`, `{"items":null}`, `[]`, `{}`,
+}
+
+// TestScanImportIDsAgreesWithDecoder holds the scan to what encoding/json
+// makes of the same answer, for more, as many and fewer rows than answers.
+func TestScanImportIDsAgreesWithDecoder(t *testing.T) {
+	scanned := 0
+	for _, s := range importAnswerSeeds {
+		for _, n := range []int{0, 1, 2, 3} {
+			if sameImportAnswers(t, []byte(s), n) {
+				scanned++
+			}
+		}
+	}
+	if scanned < 10 {
+		t.Fatalf("the scan took %d of the answers, want the common shapes taken", scanned)
+	}
+}
+
+// FuzzScanImportIDs holds the scan to the decoder on any text.
+func FuzzScanImportIDs(f *testing.F) {
+	for _, s := range importAnswerSeeds {
+		f.Add([]byte(s), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, n uint8) { sameImportAnswers(t, raw, int(n%41)) })
+}
+
+// sameImportAnswers fails t when the scan takes raw and reads it otherwise
+// than decodeImportAnswers; it reports whether the scan took it.
+func sameImportAnswers(t *testing.T, raw []byte, n int) bool {
+	t.Helper()
+	got, ok := scanImportIDs(raw, n)
+	if !ok {
+		return false
+	}
+	want, err := decodeImportAnswers(raw, n)
+	if err != nil {
+		t.Fatalf("%q: the scan read it, the decoder refused it: %v", raw, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q, %d rows: %d answers scanned, %d decoded", raw, n, len(got), len(want))
+	}
+	for i := range got {
+		if (got[i] == nil) != (want[i] == nil) || got[i] != nil && !reflect.DeepEqual(*got[i], *want[i]) {
+			t.Fatalf("%q, %d rows: answer %d scanned as %+v, decoded as %+v", raw, n, i, got[i], want[i])
+		}
+	}
+	return true
+}
+
+// batchAnswerSeeds are batch answers' results: sections as objects, as
+// lists and as [], keys with escapes, strings holding brackets and quotes.
+var batchAnswerSeeds = []string{
+	`{"result":{"c0":{"items":[{"item":{"id":1}}]},"c1":{"items":[]}},"result_error":[],"result_total":[],"result_next":[],` +
+		`"result_time":{"c0":{"start":1,"finish":2,"duration":1,"processing":1,"date_start":"x","date_finish":"y"}}}`,
+	`{"result":[{"a":1},[]],"result_error":{"1":{"error":"NOT_FOUND","error_description":"no"}}}`,
+	"{ \"result\" : { \"q\\u0030\" : 1, \"q1\" : \"}]\\\"[{\" , \"q2\":[1,{\"x\":[]}],\"q3\":null,\"q4\":-1.5e3 } }",
+	`{"result":{},"result_error":[]}`, `{"result":[]}`, `{}`, `[]`, `{"result":{"a":1,"a":2}}`,
+}
+
+// TestBatchAnswerSplitAgreesWithDecoder holds the split in place to what
+// encoding/json reads from the same answer.
+func TestBatchAnswerSplitAgreesWithDecoder(t *testing.T) {
+	for _, s := range batchAnswerSeeds {
+		sameBatchAnswers(t, []byte(s))
+	}
+}
+
+// FuzzBatchAnswerSplit holds the split to the decoder on any valid JSON.
+func FuzzBatchAnswerSplit(f *testing.F) {
+	for _, s := range batchAnswerSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { sameBatchAnswers(t, raw) })
+}
+
+func sameBatchAnswers(t *testing.T, raw []byte) {
+	t.Helper()
+	if !json.Valid(raw) {
+		return
+	}
+	got, gotErr := decodeBatchAnswer(raw, true)
+	want, wantErr := decodeBatchAnswer(raw, false)
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("%q: split: %v, decoder: %v", raw, gotErr, wantErr)
+	}
+	if gotErr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: split as %+v, decoded as %+v", raw, got, want)
+	}
 }
