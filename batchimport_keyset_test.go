@@ -76,3 +76,38 @@ func TestRunHasAgreesWithBinarySearch(t *testing.T) {
 		}
 	}
 }
+
+// TestKeySetFilter checks the filter in front of the runs: it never misses
+// a hash that is in them, and it sends few new hashes to search the runs.
+func TestKeySetFilter(t *testing.T) {
+	x := uint64(0x9E3779B97F4A7C15)
+	next := func() uint64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x * 0x2545F4914F6CDD1D
+	}
+	var s keySet
+	for range 300000 {
+		if !s.add(next()) {
+			t.Fatal("a new hash was taken for one already in the set")
+		}
+	}
+	for _, r := range s.runs {
+		for _, h := range r {
+			if !s.filterHas(h) {
+				t.Fatalf("the filter misses %d, which is in a run", h)
+			}
+		}
+	}
+	hits := 0
+	for range 100000 {
+		if s.filterHas(next()) {
+			hits++
+		}
+	}
+	if hits > 1000 {
+		t.Fatalf("%d of 100,000 new hashes passed the filter, want under 1%%", hits)
+	}
+	t.Logf("%d of 100,000 new hashes passed the filter; %d words for %d hashes in runs", hits, len(s.filter), s.inRuns)
+}

@@ -15,20 +15,24 @@ import (
 // command stops the ones after it and the rows keep their order.
 func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 	history := unit[0].history
-	var lines []batchLine
 	var packed, plain []chunk
-	var scratch []byte // one buffer for the commands; each line is a copy of its part
+	// The commands are encoded straight into the request's body, sized by
+	// the last one's.
+	body := appendBatchHead(make([]byte, 0, e.bodyHint.Load()*9/8+512), history)
 	for i, ch := range unit {
+		ch.cmdID = "c" + strconv.Itoa(i) // never numeric: PHP would turn the sections into lists
 		var err error
-		scratch, err = appendImportCommand(scratch[:0], e.et, ch.items, e.cfg.originalUFNames)
+		body, err = appendBatchCommand(body, len(packed) == 0, ch.cmdID, func(b []byte) ([]byte, error) {
+			return appendImportCommand(b, e.et, ch.items, e.cfg.originalUFNames)
+		})
 		if err != nil {
 			plain = append(plain, ch)
 			continue
 		}
-		ch.cmdID = "c" + strconv.Itoa(i) // never numeric: PHP would turn the sections into lists
-		lines = append(lines, batchLine{id: ch.cmdID, method: methodBatchImport, line: string(scratch)})
 		packed = append(packed, ch)
 	}
+	body = appendBatchTail(body)
+	e.bodyHint.Store(int64(len(body)))
 	var results []ItemResult
 	if len(packed) < 2 || (history && len(plain) > 0) {
 		for _, ch := range unit {
@@ -42,13 +46,9 @@ func (e *engine) importPack(ctx context.Context, unit []chunk) []ItemResult {
 		}
 		return results
 	}
-	halt := 0
-	if history {
-		halt = 1
-	}
-	// The commands run in order (history needs it), and the request weighs
-	// as many calls on the budget as it carries.
-	req := &request{method: "batch", body: batchBody(lines, halt == 1)}
+	// The commands run in order (history needs it, with halt=1), and the
+	// request weighs as many calls on the budget as it carries.
+	req := &request{method: "batch", body: body}
 	req.flight, req.budgetMethod, req.weight = e.flight, methodBatchImport, len(packed)
 	req.timeOf, req.blockedOf = batchTime, batchBlocked // the answer is decoded once (Envelope.Batch)
 	req.observe = e.observer()

@@ -3,6 +3,7 @@ package b24
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/b24kit/b24/internal/dedup"
@@ -68,7 +69,8 @@ type engine struct {
 	packs    chan struct{} // packed requests in flight: few, each holds up to 1000 rows
 	inflight sync.WaitGroup
 	costMu   sync.Mutex
-	cmdCost  float64 // moving average of server seconds per full call
+	cmdCost  float64      // moving average of server seconds per full call
+	bodyHint atomic.Int64 // bytes of the last packed request's body
 	// firstDone is closed when the first unit has been settled. Until a
 	// call has told what calls cost, automatic packing sends one plain
 	// call and waits for it, instead of spending a request per chunk on

@@ -241,24 +241,52 @@ func batchBody(lines []batchLine, halt bool) []byte {
 	for _, l := range lines {
 		n += len(l.id) + len(l.line) + 8
 	}
-	b := make([]byte, 0, n)
+	b := appendBatchHead(make([]byte, 0, n), halt)
+	for i, l := range lines {
+		b, _ = appendBatchCommand(b, i == 0, l.id, func(b []byte) ([]byte, error) { return append(b, l.line...), nil })
+	}
+	return appendBatchTail(b)
+}
+
+// appendBatchHead, appendBatchCommand and appendBatchTail write a batch
+// request's body: {"halt":0,"cmd":{"id":"command",...}}.
+func appendBatchHead(b []byte, halt bool) []byte {
 	b = append(b, `{"halt":`...)
 	if halt {
 		b = append(b, '1')
 	} else {
 		b = append(b, '0')
 	}
-	b = append(b, `,"cmd":{`...)
-	for i, l := range lines {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, l.id)
-		b = append(b, ':')
-		b = appendJSONString(b, l.line)
-	}
-	return append(b, '}', '}')
+	return append(b, `,"cmd":{`...)
 }
+
+// appendBatchCommand appends one command, which encode writes as text in
+// place; text that JSON must escape (bracket commands never hold any:
+// their values are percent-encoded) is escaped afterwards. When encode
+// fails, b comes back as it was.
+func appendBatchCommand(b []byte, first bool, id string, encode func([]byte) ([]byte, error)) ([]byte, error) {
+	mark := len(b)
+	if !first {
+		b = append(b, ',')
+	}
+	b = appendJSONString(b, id)
+	b = append(b, ':', '"')
+	start := len(b)
+	b, err := encode(b)
+	if err != nil {
+		return b[:mark], err
+	}
+	for _, c := range b[start:] {
+		if !jsonPlain[c] {
+			text := string(b[start:])
+			b = appendJSONString(b[:start-1], text)
+			return b, nil
+		}
+	}
+	return append(b, '"'), nil
+}
+
+func appendBatchTail(b []byte) []byte { return append(b, '}', '}') }
 
 // lineOutcome is what became of one line of a batch answer; failed
 // tells a later line whether halt stopped it.

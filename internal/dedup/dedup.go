@@ -279,7 +279,7 @@ func buildQueries(keys []Key, et int, xml bool, fields []string) []*query {
 		asked    []Key
 	}
 	groups := map[string]*group{}
-	seen := map[Key]bool{}
+	seen := make(map[Key]bool, len(keys)) // sized once: most lookups are of one window of new keys
 	for _, k := range keys {
 		f := k.Fold()
 		if seen[f] {
@@ -293,6 +293,9 @@ func buildQueries(keys []Key, et int, xml bool, fields []string) []*query {
 		g := groups[name]
 		if g == nil {
 			g = &group{spelling: k.OriginatorID}
+			if len(groups) == 0 { // most inputs have one originator
+				g.vals, g.asked = make([]string, 0, len(keys)), make([]Key, 0, len(keys))
+			}
 			groups[name] = g
 		}
 		if xml {

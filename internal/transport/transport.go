@@ -85,7 +85,7 @@ func (t *Transport) Post(ctx context.Context, reqURL string, body []byte) (resp 
 		SetHeader("Content-Type", "application/json").
 		SetHeader("Accept", "application/json").
 		SetHeader("User-Agent", t.userAgent).
-		SetBody(body).
+		SetBody(bytes.NewReader(body)). // sent as it is: a []byte body would be copied twice
 		SetDoNotParseResponse(true).
 		Post(reqURL)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 
@@ -75,4 +77,35 @@ func TestReadCappedDeclaredLengthIsNotTrusted(t *testing.T) {
 	got, err = readCapped(onlyReader{bytes.NewReader(body)}, 3000, -1)
 	require.NoError(t, err, "exactly the cap")
 	assert.Len(t, got, 3000)
+}
+
+// TestPostDeclaresItsLength: the body goes out with its Content-Length,
+// not chunked (the portal's nginx and PHP read either, but a length lets
+// them refuse an oversized request before reading it), and as it was given.
+func TestPostDeclaresItsLength(t *testing.T) {
+	body := []byte(`{"cmd":{"c0":"crm.item.batchImport?entityTypeId=2&data[0][title]=a"}}`)
+	var gotLen int64
+	var gotTE []string
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotLen, gotTE = r.ContentLength, r.TransferEncoding
+		if r.ContentLength > 1000 {
+			_, _ = io.Copy(io.Discard, r.Body) // the big one: read without keeping it
+		} else {
+			got, _ = io.ReadAll(r.Body)
+		}
+		_, _ = w.Write([]byte(`{"result":true}`))
+	}))
+	defer srv.Close()
+	tr := New(srv.Client(), "b24-test", 1<<20)
+	resp, wrote, err := tr.Post(t.Context(), srv.URL, body)
+	require.NoError(t, err)
+	assert.True(t, wrote)
+	assert.Equal(t, 200, resp.Status)
+	assert.Equal(t, int64(len(body)), gotLen)
+	assert.Empty(t, gotTE)
+	assert.Equal(t, body, got)
+	big := make([]byte, 1<<20)
+	alloc := allocated(func() { _, _, _ = tr.Post(t.Context(), srv.URL, big) })
+	assert.Less(t, alloc, uint64(1<<20), "a body of 1 MiB was copied on the way out")
 }
