@@ -190,11 +190,11 @@ func DecodeBatchAnswer(raw json.RawMessage) (*BatchAnswer, error) {
 // most of an answer, are then read once, by their command's decoder.
 func decodeBatchAnswer(raw json.RawMessage, valid bool) (*BatchAnswer, error) {
 	var sections map[string]json.RawMessage
-	if !valid || !splitObject(raw, func(k string, v []byte) {
+	if !valid || !splitObject(raw, func(k, v []byte) {
 		if sections == nil {
 			sections = make(map[string]json.RawMessage, 5)
 		}
-		sections[k] = v
+		sections[string(k)] = v
 	}) {
 		sections = nil
 		if err := json.Unmarshal(raw, &sections); err != nil {
@@ -206,7 +206,7 @@ func decodeBatchAnswer(raw json.RawMessage, valid bool) (*BatchAnswer, error) {
 	split := false
 	if valid && len(res) > 0 && res[0] == '{' {
 		a.Result = make(map[string]json.RawMessage)
-		split = splitObject(res, func(k string, v []byte) { a.Result[k] = v })
+		split = splitObject(res, func(k, v []byte) { a.Result[string(k)] = v })
 	}
 	if !split {
 		a.Result = nil
@@ -254,7 +254,7 @@ func decodeSection[T any](sec json.RawMessage, dst *map[string]T) error {
 // value as a slice of raw. It reports false, having called fn for none or
 // some members, when raw is not an object or a key holds an escape (read
 // those with encoding/json).
-func splitObject(raw []byte, fn func(key string, val []byte)) bool {
+func splitObject(raw []byte, fn func(key, val []byte)) bool {
 	s := answerScanner{b: raw}
 	if !s.lit(`{`) {
 		return false
@@ -279,7 +279,7 @@ func splitObject(raw []byte, fn func(key string, val []byte)) bool {
 		s.skip()
 		start := s.i
 		s.i = skipValue(s.b, s.i)
-		fn(string(key), s.b[start:s.i])
+		fn(key, s.b[start:s.i])
 		if s.lit(`}`) {
 			return s.end()
 		}

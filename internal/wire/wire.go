@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,16 +82,31 @@ const (
 // out of range (see maxCallSeconds and its neighbours) read as not
 // reported.
 func (t *ResponseTime) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil
+	// The members are split in place; a key with an escape sends the block
+	// through a map, as encoding/json reads it.
+	var members [len(timeMembers)]json.RawMessage
+	var seen [len(timeMembers)]bool
+	if !splitObject(b, func(key, v []byte) {
+		for i, name := range timeMembers {
+			if string(key) == name {
+				members[i], seen[i] = v, true
+			}
+		}
+	}) {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return nil
+		}
+		for i, name := range timeMembers {
+			members[i], seen[i] = raw[name]
+		}
 	}
 	num := func(key string, lo, hi float64) (float64, bool) {
-		v, ok := raw[key]
-		if !ok {
+		i := slices.Index(timeMembers[:], key)
+		if !seen[i] {
 			return 0, false
 		}
-		f, ok := ParseFlexFloat(v)
+		f, ok := ParseFlexFloat(members[i])
 		if !ok || f < lo || f > hi {
 			return 0, false
 		}
@@ -107,6 +123,9 @@ func (t *ResponseTime) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// timeMembers are the members of a time block that ResponseTime reads.
+var timeMembers = [...]string{"start", "finish", "duration", "processing", "operating", "operating_reset_at"}
 
 // ParseFlexFloat reads a JSON number or a string holding one; NaN and ±Inf
 // are refused.
@@ -176,12 +195,62 @@ func DecodeEnvelope(body []byte) (env *Envelope, ok bool) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return env, false
 	}
-	if err := json.Unmarshal(trimmed, env); err != nil {
+	if !json.Valid(trimmed) {
 		return env, false
+	}
+	if !env.split(trimmed) {
+		*env = Envelope{}
+		if err := json.Unmarshal(trimmed, env); err != nil {
+			return env, false
+		}
 	}
 	env.valid = true
 	return env, true
 }
+
+// split reads the envelope's members from body, valid JSON, leaving result
+// where it lies (most of an answer: read once, by its own decoder, instead
+// of copied). It reports false for what it leaves to encoding/json: a key
+// with an escape or in other letter case, a null, a member that does not
+// decode.
+func (e *Envelope) split(body []byte) bool {
+	ok := true
+	fine := splitObject(body, func(key, v []byte) {
+		var err error
+		switch string(key) {
+		case "result":
+			e.Result = v
+		case "total", "next":
+			var n FlexInt
+			if err = n.UnmarshalJSON(v); err == nil && string(key) == "total" {
+				e.Total = &n
+			} else if err == nil {
+				e.Next = &n
+			}
+		case "time":
+			e.Time = &ResponseTime{}
+			err = e.Time.UnmarshalJSON(v)
+		case "error":
+			err = e.Error.UnmarshalJSON(v)
+		case "error_description":
+			err = e.ErrorDescription.UnmarshalJSON(v)
+		default:
+			for _, name := range envelopeMembers {
+				if bytes.EqualFold(key, []byte(name)) {
+					ok = false // encoding/json would take it as that member
+				}
+			}
+			return
+		}
+		if err != nil || string(v) == "null" {
+			ok = false
+		}
+	})
+	return fine && ok
+}
+
+// envelopeMembers are the members an Envelope reads.
+var envelopeMembers = [...]string{"result", "total", "next", "time", "error", "error_description"}
 
 // IsEmptyPHPArray reports whether raw is the PHP empty array, which the
 // portal sends as [] where an object is expected.

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -212,5 +213,58 @@ func sameBatchAnswers(t *testing.T, raw []byte) {
 	}
 	if gotErr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q: split as %+v, decoded as %+v", raw, got, want)
+	}
+}
+
+// envelopeSeeds are answers as portals send them and shapes that the
+// split must leave to encoding/json.
+var envelopeSeeds = []string{
+	`{"result":{"items":[{"item":{"id":1}}]},"time":{"start":1723414961.9,"finish":1723414964.6,"duration":2.7,` +
+		`"processing":2.3,"date_start":"2024-08-11T22:22:41+00:00","date_finish":"2024-08-11T22:22:44+00:00","operating":2.3}}`,
+	`{"result":[],"total":"12","next":50,"time":{"start":"1723414961","operating_reset_at":1723415561}}`,
+	`{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}`, `{"error":100,"error_description":null}`,
+	`{"error":{"code":1}}`, `{"result":null}`, `{"time":null,"total":null}`, `{"RESULT":1,"result":2}`, `{"Result":3}`,
+	`{"res\u0075lt":4}`, `{"total":1.5}`, `{"next":"x"}`, `{"result":1,"result":2}`, `{"time":[]}`, `{"time":{"st\u0061rt":1}}`,
+	`{"time":{"start":1e400}}`, `{"other":{"result":1}}`, `{}`, ` {"result":true} `,
+}
+
+// decodeEnvelopeJSON is DecodeEnvelope through encoding/json alone.
+func decodeEnvelopeJSON(body []byte) (*Envelope, bool) {
+	env := &Envelope{}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, env) != nil {
+		return env, false
+	}
+	return env, true
+}
+
+// TestEnvelopeSplitAgreesWithDecoder holds DecodeEnvelope to encoding/json.
+func TestEnvelopeSplitAgreesWithDecoder(t *testing.T) {
+	for _, s := range envelopeSeeds {
+		sameEnvelopes(t, []byte(s))
+	}
+}
+
+// FuzzEnvelopeSplit holds DecodeEnvelope to encoding/json on any text.
+func FuzzEnvelopeSplit(f *testing.F) {
+	for _, s := range envelopeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { sameEnvelopes(t, body) })
+}
+
+func sameEnvelopes(t *testing.T, body []byte) {
+	t.Helper()
+	got, gotOK := DecodeEnvelope(body)
+	want, wantOK := decodeEnvelopeJSON(body)
+	if gotOK != wantOK {
+		t.Fatalf("%q: ok %v, encoding/json: %v", body, gotOK, wantOK)
+	}
+	if !gotOK {
+		return
+	}
+	if !bytes.Equal(got.Result, want.Result) || !reflect.DeepEqual(got.Total, want.Total) || !reflect.DeepEqual(got.Next, want.Next) ||
+		!reflect.DeepEqual(got.Time, want.Time) || got.Error != want.Error || got.ErrorDescription != want.ErrorDescription {
+		t.Fatalf("%q:\n split   %+v\n decoded %+v", body, got, want)
 	}
 }
