@@ -250,12 +250,18 @@ func (e *engine) observeCost(seconds float64, n int) {
 	}
 	full := seconds * float64(e.cfg.chunkSize) / float64(n)
 	e.costMu.Lock()
-	if e.cmdCost == 0 {
-		e.cmdCost = full
-	} else {
-		e.cmdCost = 0.8*e.cmdCost + 0.2*full
-	}
+	foldCost(&e.cmdCost, full)
 	e.costMu.Unlock()
+}
+
+// foldCost folds a reading into a moving average of costs (the first
+// reading starts it); e.costMu is held.
+func foldCost(avg *float64, x float64) {
+	if *avg == 0 {
+		*avg = x
+	} else {
+		*avg = 0.8**avg + 0.2*x
+	}
 }
 
 func (e *engine) callCost() float64 {

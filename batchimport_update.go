@@ -56,11 +56,7 @@ func (e *engine) observeUpdateCost(seconds float64) {
 		return
 	}
 	e.costMu.Lock()
-	if e.updCost == 0 {
-		e.updCost = seconds
-	} else {
-		e.updCost = 0.8*e.updCost + 0.2*seconds
-	}
+	foldCost(&e.updCost, seconds)
 	e.costMu.Unlock()
 }
 

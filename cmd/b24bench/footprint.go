@@ -198,6 +198,30 @@ type heapSampler struct {
 	peakInuse, peakObj uint64
 }
 
+// watch samples the heap every 5 ms until the returned function is
+// called, which takes a last sample and returns when sampling has ended.
+func (h *heapSampler) watch() (stop func()) {
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				h.sample()
+				return
+			case <-t.C:
+				h.sample()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-sampled
+	}
+}
+
 func newHeapSampler() *heapSampler {
 	return &heapSampler{samples: []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
@@ -224,22 +248,7 @@ func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error)
 	h := newHeapSampler()
 	h.sample()
 	base := h.peakInuse
-	done := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				h.sample()
-				return
-			case <-t.C:
-				h.sample()
-			}
-		}
-	}()
+	stopSampling := h.watch()
 	items := func(yield func(b24.Item) bool) {
 		for i := range s.items {
 			if !yield(benchItem(i)) {
@@ -265,8 +274,7 @@ func runMemory(ctx context.Context, out io.Writer, s settings) ([]result, error)
 		}
 	}
 	wall := time.Since(t0)
-	close(done)
-	<-sampled
+	stopSampling()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

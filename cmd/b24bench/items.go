@@ -120,34 +120,18 @@ func runRead(ctx context.Context, out io.Writer, s settings) ([]result, error) {
 	h := newHeapSampler()
 	h.sample()
 	base := h.peakInuse
-	done, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				h.sample()
-				return
-			case <-t.C:
-				h.sample()
-			}
-		}
-	}()
+	stopSampling := h.watch()
 	r0 := tr.n.Load()
 	t0 := time.Now()
 	n := 0
 	var last int64
 	for rec, err := range client.CRMItem.List(ctx, b24.EntityDeal, b24.ListQuery{}) {
 		if err != nil {
-			close(done)
-			<-sampled
+			stopSampling()
 			return nil, err
 		}
 		if rec.ID <= last {
-			close(done)
-			<-sampled
+			stopSampling()
 			return nil, fmt.Errorf("id %d after %d", rec.ID, last)
 		}
 		last = rec.ID
@@ -155,8 +139,7 @@ func runRead(ctx context.Context, out io.Writer, s settings) ([]result, error) {
 	}
 	wall := time.Since(t0)
 	reqs := tr.n.Load() - r0
-	close(done)
-	<-sampled
+	stopSampling()
 	limit := int64((readRows+2499)/2500 + 2)
 	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(out, "  %d items in %.1fs (%.0f items/s), %d requests (target <= %d), peak heap in use %.1f MiB (%.1f MiB before)\n",
