@@ -9,6 +9,7 @@ import (
 	"github.com/b24kit/b24"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/charmap"
 )
 
 func TestE2E_TwoRunsCreateNothingTwice(t *testing.T) {
@@ -107,6 +108,37 @@ func TestE2E_RejectsRoundTrip(t *testing.T) {
 	got, err = os.ReadFile(jrej)
 	require.NoError(t, err)
 	assert.Equal(t, `{"title":"J2","originatorId":"j"}`+"\n"+`{"title":"J3","opportunity":"x"}`+"\n", string(got))
+}
+
+// TestE2E_RejectsOfAnExcelExport: an Excel "CSV (semicolon)" file in
+// Windows-1251 starts with a sep=; line; its rejects keep that line and
+// the header after it, in the file's own encoding, so the fixed file goes
+// in as the original did.
+func TestE2E_RejectsOfAnExcelExport(t *testing.T) {
+	t.Parallel()
+	srv := fakePortal(t)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "deals-ru.csv")
+	cp := func(s string) string {
+		b, err := charmap.Windows1251.NewEncoder().String(s)
+		require.NoError(t, err)
+		return b
+	}
+	head := cp("sep=;\r\nНомер;Название сделки;Дата начала\r\n")
+	require.NoError(t, os.WriteFile(input, []byte(head+cp("1;Первая;05.12.2023\r\n2;Вторая;31.02.2023\r\n3;Третья;06.12.2023\r\n")), 0o644))
+	rejects := filepath.Join(dir, "rejects.csv")
+	args := dealArgs(input, "-originator", "excel", "-key-column", "Номер", "-rejects", rejects)
+	res := runCLI(t, srv.WebhookURL(), args...)
+	assert.Equal(t, exitIncomplete, res.code, res.stderr)
+	got, err := os.ReadFile(rejects)
+	require.NoError(t, err)
+	assert.Equal(t, head+cp("2;Вторая;31.02.2023\r\n"), string(got), "the sep= line, the header and the row, as they were")
+
+	fixed := strings.Replace(string(got), "31.02.2023", "28.02.2023", 1)
+	require.NoError(t, os.WriteFile(rejects, []byte(fixed), 0o644))
+	res = runCLI(t, srv.WebhookURL(), dealArgs(rejects, "-originator", "excel", "-key-column", "Номер")...)
+	require.Equal(t, exitOK, res.code, res.stderr)
+	assert.Equal(t, map[string]int{"Первая": 1, "Вторая": 1, "Третья": 1}, titles(srv))
 }
 
 func TestE2E_WarnsAboutRowsWithoutKeys(t *testing.T) {

@@ -31,7 +31,7 @@ func (imp *importer) writeRejects() (int, error) {
 	var out bytes.Buffer
 	if imp.info.format == "jsonl" {
 		copyLines(&out, in, lines)
-	} else if err := copyRecords(&out, in, imp.info.comma, lines); err != nil {
+	} else if err := copyRecords(&out, in, imp.info.comma, headRecords(imp.info), lines); err != nil {
 		return 0, fmt.Errorf("rejects: %w", err)
 	}
 	tmp := path + ".tmp"
@@ -65,10 +65,20 @@ func copyLines(out *bytes.Buffer, in []byte, lines []int) {
 	}
 }
 
-// copyRecords copies the CSV header and the records starting on lines,
-// as their bytes appear in in (a record may span several lines, and a
-// broken one is copied as it is, to be fixed).
-func copyRecords(out *bytes.Buffer, in []byte, comma rune, lines []int) error {
+// headRecords is how many records of a CSV input come before its rows:
+// the header, and Excel's "sep=;" line before it.
+func headRecords(info *inputInfo) int {
+	if info.sepLine {
+		return 2
+	}
+	return 1
+}
+
+// copyRecords copies the head records (the header, and the sep= line
+// before it) and the records starting on lines, as their bytes appear in
+// in (a record may span several lines, and a broken one is copied as it
+// is, to be fixed).
+func copyRecords(out *bytes.Buffer, in []byte, comma rune, head int, lines []int) error {
 	body := in
 	if bom := []byte{0xEF, 0xBB, 0xBF}; bytes.HasPrefix(in, bom) {
 		out.Write(bom)
@@ -82,7 +92,7 @@ func copyRecords(out *bytes.Buffer, in []byte, comma rune, lines []int) error {
 		want[l] = true
 	}
 	var prev int64
-	for first := true; ; first = false {
+	for n := 0; ; n++ {
 		_, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -98,7 +108,7 @@ func copyRecords(out *bytes.Buffer, in []byte, comma rune, lines []int) error {
 			start, _ = cr.FieldPos(0)
 		}
 		end := cr.InputOffset()
-		if first || want[start] {
+		if n < head || want[start] {
 			rec := body[prev:end]
 			out.Write(rec)
 			if len(rec) > 0 && rec[len(rec)-1] != '\n' {
