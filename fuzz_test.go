@@ -106,6 +106,7 @@ func FuzzResponseTime(f *testing.F) {
 		`{"start":1778747192.91,"finish":1778747193.53,"duration":0.62,"processing":0.03,"operating_reset_at":1778747792,"operating":3.30}`,
 		`{"start":"1","operating":"NaN","operating_reset_at":"Inf"}`,
 		`{"operating_reset_at":1e300}`, `{"operating_reset_at":-1}`, `[]`, `null`, `{"start":{}}`, `{"operating":1e999}`,
+		`{"`, `{"start\`, `{"a":"}`, // cut off: the split in place must not read past the end
 	} {
 		f.Add([]byte(s))
 	}

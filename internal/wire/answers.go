@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ImportAnswer is one entry of crm.item.batchImport's result.items: either
@@ -252,8 +253,10 @@ func decodeSection[T any](sec json.RawMessage, dst *map[string]T) error {
 
 // splitObject calls fn with each member of raw, a valid JSON object, the
 // value as a slice of raw. It reports false, having called fn for none or
-// some members, when raw is not an object or a key holds an escape (read
-// those with encoding/json).
+// some members, when raw is not an object or a key is not plain: one with
+// an escape or with bytes that are not UTF-8 (encoding/json unescapes
+// those, or replaces the bytes with U+FFFD). On text that is not valid
+// JSON it may call fn with pieces, but it never panics.
 func splitObject(raw []byte, fn func(key, val []byte)) bool {
 	s := answerScanner{b: raw}
 	if !s.lit(`{`) {
@@ -268,9 +271,12 @@ func splitObject(raw []byte, fn func(key, val []byte)) bool {
 			return false
 		}
 		end := skipString(s.b, s.i)
-		key := s.b[s.i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		if end < 0 {
 			return false
+		}
+		key := s.b[s.i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			return false // encoding/json unescapes it, or replaces bad bytes with U+FFFD
 		}
 		s.i = end
 		if !s.lit(`:`) {
@@ -290,7 +296,7 @@ func splitObject(raw []byte, fn func(key, val []byte)) bool {
 }
 
 // skipString returns the index after the string that starts at b[i], a
-// quote, in valid JSON.
+// quote, or -1 when b ends first.
 func skipString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
 		switch b[i] {
@@ -300,7 +306,7 @@ func skipString(b []byte, i int) int {
 			return i + 1
 		}
 	}
-	return len(b)
+	return -1
 }
 
 // skipValue returns the index after the value that starts at b[i], in
@@ -310,7 +316,9 @@ func skipValue(b []byte, i int) int {
 	for i < len(b) {
 		switch c := b[i]; c {
 		case '"':
-			i = skipString(b, i)
+			if i = skipString(b, i); i < 0 {
+				return len(b)
+			}
 			if depth == 0 {
 				return i
 			}

@@ -86,7 +86,7 @@ func (t *ResponseTime) UnmarshalJSON(b []byte) error {
 	// through a map, as encoding/json reads it.
 	var members [len(timeMembers)]json.RawMessage
 	var seen [len(timeMembers)]bool
-	if !splitObject(b, func(key, v []byte) {
+	if !json.Valid(b) || !splitObject(b, func(key, v []byte) {
 		for i, name := range timeMembers {
 			if string(key) == name {
 				members[i], seen[i] = v, true
