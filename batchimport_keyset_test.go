@@ -41,13 +41,7 @@ func TestKeySet(t *testing.T) {
 // hashes, on clustered ones (where its guesses go wrong and the binary
 // search must end it), at both ends of a run and outside it.
 func TestRunHasAgreesWithBinarySearch(t *testing.T) {
-	x := uint64(88172645463325252)
-	next := func() uint64 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		return x
-	}
+	next := xorshift(88172645463325252)
 	runs := map[string][]uint64{}
 	var even, clustered, steps []uint64
 	for i := range 5000 {
@@ -80,13 +74,7 @@ func TestRunHasAgreesWithBinarySearch(t *testing.T) {
 // TestKeySetFilter checks the filter in front of the runs: it never misses
 // a hash that is in them, and it sends few new hashes to search the runs.
 func TestKeySetFilter(t *testing.T) {
-	x := uint64(0x9E3779B97F4A7C15)
-	next := func() uint64 {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		return x * 0x2545F4914F6CDD1D
-	}
+	next := xorshift(0x9E3779B97F4A7C15)
 	var s keySet
 	for range 300000 {
 		if !s.add(next()) {
@@ -110,4 +98,15 @@ func TestKeySetFilter(t *testing.T) {
 		t.Fatalf("%d of 100,000 new hashes passed the filter, want under 1%%", hits)
 	}
 	t.Logf("%d of 100,000 new hashes passed the filter; %d words for %d hashes in runs", hits, len(s.filter), s.inRuns)
+}
+
+// xorshift returns a generator of 64-bit values spread evenly, as the
+// seeded hashes of keys are (xorshift64*).
+func xorshift(x uint64) func() uint64 {
+	return func() uint64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x * 0x2545F4914F6CDD1D
+	}
 }
