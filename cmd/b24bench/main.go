@@ -63,6 +63,7 @@ type settings struct {
 	rerun      int // rows of the rerun regime
 	// readLatency is the portal's latency per call in the read regime.
 	readLatency string
+	readItems   int // items the read regime lists
 }
 
 // existingOpt is the WithExisting option of the import regimes.
@@ -92,6 +93,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	existing := fs.String("existing", "skip", "WithExisting value of the import regimes: skip (the default: keyed rows are looked up first), update or create (no lookup)")
 	fs.IntVar(&s.rerun, "rerun-items", 0, "rows of the rerun regime (default 100000, 20000 with -quick)")
 	fs.StringVar(&s.readLatency, "read-latency", "60ms,40ms", "portal latency per call in the read regime: base,jitter")
+	fs.IntVar(&s.readItems, "read-items", 10_000, "items the read regime fills the portal with and lists")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
