@@ -338,6 +338,28 @@ func TestList(t *testing.T) {
 		r = list(t, srv, `{"entityTypeId":2,"start":500}`)
 		assert.Empty(t, r.ids)
 	})
+	t.Run("start=-1 pages from the filter's first id", func(t *testing.T) {
+		call(t, srv, "crm.item.delete", `{"entityTypeId":2,"id":33}`)
+		uncounted := func(filter string) []int64 {
+			a := call(t, srv, "crm.item.list", `{"entityTypeId":2,"start":-1,"filter":`+filter+`}`)
+			assert.Nil(t, a.Total, "start=-1 counts nothing")
+			var res struct {
+				Items []map[string]any `json:"items"`
+			}
+			a.decode(t, &res)
+			var ids []int64
+			for _, it := range res.Items {
+				id, _ := it["id"].(float64)
+				ids = append(ids, int64(id))
+			}
+			return ids
+		}
+		for _, f := range []string{`{}`, `{">id":30}`, `{">id":30,"originatorId":"crm"}`, `{">=id":60}`, `{">id":119}`,
+			`{">id":200}`, `{">id":-5}`, `{"!title":"deal 005",">id":0}`, `{">id":10,"<id":20}`} {
+			assert.Equal(t, list(t, srv, `{"entityTypeId":2,"filter":`+f+`}`).ids, uncounted(f), f)
+		}
+		assert.Equal(t, []int64{31, 32, 34}, uncounted(`{">id":30,"<id":35}`), "a deleted item is skipped")
+	})
 	t.Run("dedup lookup", func(t *testing.T) {
 		r := list(t, srv, `{"entityTypeId":2,"filter":{"=originatorId":"crm","@originId":["o4","o5","o6","missing"]}}`)
 		assert.Equal(t, []int64{4, 6, 121}, r.ids)

@@ -205,6 +205,11 @@ func handleList(x *exchange, p map[string]any) outcome {
 	var ids []int64
 	total := 0
 	cands, all := es.candidatesLocked(terms)
+	if all && orderField == "id" && !desc && !count {
+		// start=-1 by id, the docs' way through a large list: nothing is
+		// counted, so the page is read from the id the filter starts at.
+		return outcome{result: map[string]any{"items": es.firstPageLocked(terms, sel)}}
+	}
 	if all && len(terms) == 0 && orderField == "id" && es.deleted == 0 {
 		total = len(es.items) // no filter: page straight from the id range
 	} else {
@@ -264,6 +269,45 @@ func handleList(x *exchange, p map[string]any) outcome {
 		out.next, out.hasNext = int(start+listPage), true
 	}
 	return out
+}
+
+// firstPageLocked is the first page, by id, of the items that match
+// terms, starting at the lowest id a ">id" or ">=id" term allows.
+func (es *entityStore) firstPageLocked(terms []filterTerm, sel map[string]bool) []any {
+	from := 0 // index in es.items, whose ids are 1, 2, ...
+	for _, t := range terms {
+		if (t.field != "id" && t.field != "ID") || len(t.vals) == 0 {
+			continue
+		}
+		n, err := strconv.ParseInt(t.vals[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch t.op {
+		case ">":
+			from = max(from, int(min(n, int64(len(es.items)))))
+		case ">=":
+			from = max(from, int(min(n-1, int64(len(es.items)))))
+		}
+	}
+	page := make([]any, 0, listPage)
+	for i := from; i < len(es.items) && len(page) < listPage; i++ {
+		it := &es.items[i]
+		if it.deleted {
+			continue
+		}
+		ok := true
+		for j := range terms {
+			if !terms[j].matches(it) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			page = append(page, renderItem(es, it, sel))
+		}
+	}
+	return page
 }
 
 // parseSelect reads the select parameter; nil means every field.
