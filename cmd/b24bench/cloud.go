@@ -41,8 +41,11 @@ func runCloud(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 		cloudItems, cloudItems/b24.MaxBatchImportSize, int(p.budget.Seconds()/p.callSeconds()))
 	// This machine's own time per call does not scale: at k = 40 it is
 	// 1.7% of a 20 ms call, and a sequential import pays it on every call.
+	// -quick, CI's guard against regressions, asks 0.98 as well: the ratio
+	// moves with where in a one-minute bucket the run begins (0.988 to
+	// 0.996 at k = 10), and the full run holds the design's 0.99.
 	target := 0.99
-	if k > 10 {
+	if k > 10 || s.quick {
 		target = 0.98
 	}
 	levels := []int{1, b24.DefaultConcurrency}
