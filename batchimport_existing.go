@@ -3,8 +3,10 @@ package b24
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/b24kit/b24/internal/dedup"
 	"github.com/b24kit/b24/internal/phpquery"
@@ -55,6 +57,14 @@ func (x Existing) String() string {
 // before anything is sent, up to 2,500 at a time in one batch request
 // (50 crm.item.list filters of 50 keys), so a re-run of keyed rows costs
 // about one request per 2,500 rows and creates nothing.
+//
+// Before its first lookup an import asks whether the portal holds any
+// item of each originatorId it meets (for xmlId keys: any item of the
+// type). Rows of an originator the portal held nothing of are not looked
+// up at all, so a first import pays that one small request instead of one
+// per 2,500 rows. Like every lookup this sees the portal at the moment it
+// asks: rows another import creates meanwhile with the same keys are not
+// seen, so run imports of overlapping inputs one after the other.
 //
 // API docs: https://apidocs.bitrix24.com/api-reference/crm/universal/crm-item-list.html
 func WithExisting(x Existing) ImportOption {
@@ -113,11 +123,128 @@ func (e *engine) findExisting(ctx context.Context, rows []pendingItem) (map[dedu
 			}
 		}
 	}
-	if len(keys) == 0 {
-		return nil, nil
+	keys, err := e.classes.withoutEmpty(ctx, e, keys)
+	if err != nil || len(keys) == 0 {
+		return nil, err
 	}
 	slices.Sort(sel)
 	return dedup.Find(ctx, e.lookupLister(false), int(e.et), keys, sel)
+}
+
+// classProbes remembers, for one import, which classes of keys (an
+// originatorId; for xmlId keys the entity type) the portal held no item
+// of when the import first met them. Their rows are not looked up one by
+// one: nothing of theirs was in the portal, and the rest of the input
+// cannot collide with them (the input's own repeated keys are refused).
+// A first import thus pays one small request for the probe instead of
+// one per 2,500 rows.
+type classProbes struct {
+	mu sync.Mutex
+	m  map[string]*classProbe
+}
+
+// classProbe is the probe of one class: done is closed once empty is
+// known; a probe that failed is forgotten, so a later window asks again.
+type classProbe struct {
+	done  chan struct{}
+	empty bool
+	err   error
+}
+
+// knownEmpty reports whether the probe of k's class has told that the
+// portal held none of its items.
+func (cp *classProbes) knownEmpty(k dedup.Key) bool {
+	cp.mu.Lock()
+	p := cp.m[k.Class()]
+	cp.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return p.err == nil && p.empty
+	default:
+		return false
+	}
+}
+
+// withoutEmpty returns the keys whose class may be in the portal,
+// probing the classes met for the first time (all in one request).
+func (cp *classProbes) withoutEmpty(ctx context.Context, e *engine, keys []dedup.Key) ([]dedup.Key, error) {
+	var (
+		mine    []*classProbe
+		queries []dedup.Query
+	)
+	probes := map[string]*classProbe{}
+	cp.mu.Lock()
+	if cp.m == nil {
+		cp.m = map[string]*classProbe{}
+	}
+	for _, k := range keys {
+		c := k.Class()
+		if probes[c] != nil {
+			continue
+		}
+		p := cp.m[c]
+		if p == nil {
+			p = &classProbe{done: make(chan struct{})}
+			cp.m[c] = p
+			mine = append(mine, p)
+			queries = append(queries, dedup.ProbeQuery(int(e.et), k))
+		}
+		probes[c] = p
+	}
+	cp.mu.Unlock()
+	if len(mine) > 0 {
+		cp.run(ctx, e, mine, queries)
+	}
+	for _, p := range probes {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if p.err != nil {
+			return nil, p.err
+		}
+	}
+	kept := keys[:0]
+	for _, k := range keys {
+		if !probes[k.Class()].empty {
+			kept = append(kept, k)
+		}
+	}
+	return kept, nil
+}
+
+// run asks the probes' queries, up to a batch request's worth at a time,
+// and settles each probe.
+func (cp *classProbes) run(ctx context.Context, e *engine, mine []*classProbe, queries []dedup.Query) {
+	for len(queries) > 0 {
+		n := min(len(queries), dedup.MaxQueriesPerRound)
+		pages, err := e.listBatch(ctx, queries[:n], false)
+		for i, p := range mine[:n] {
+			switch {
+			case err != nil:
+				p.err = fmt.Errorf("b24: asking whether the portal holds keys of this input: %w", err)
+			case pages[i].Err != nil:
+				p.err = fmt.Errorf("b24: asking whether the portal holds keys of this input: %w", pages[i].Err)
+			default:
+				p.empty = len(pages[i].Items) == 0
+			}
+			if p.err != nil {
+				cp.mu.Lock()
+				for c, q := range cp.m {
+					if q == p {
+						delete(cp.m, c)
+					}
+				}
+				cp.mu.Unlock()
+			}
+			close(p.done)
+		}
+		mine, queries = mine[n:], queries[n:]
+	}
 }
 
 // setFieldNames lists the wire names of the fields an item sets, "fm" for

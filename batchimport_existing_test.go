@@ -269,3 +269,96 @@ func TestExistingLookupFailureSendsNothing(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "no read right"), err.Error())
 	assert.False(t, errors.Is(err, context.Canceled))
 }
+
+// TestFirstImportLooksNothingUp: into a portal that holds no item of the
+// input's originator, a keyed import asks one probe and then creates,
+// instead of looking its keys up 2,500 at a time; items of another
+// originator do not count.
+func TestFirstImportLooksNothingUp(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv)
+	other := deals(3, true)
+	for i := range other {
+		other[i].OriginatorID = "erp"
+	}
+	_, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, other)
+	require.NoError(t, err)
+
+	var res *b24.BatchImportResult
+	n := countRequests(srv, func() {
+		res, err = c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, deals(10000, true), b24.WithPacking(1))
+	})
+	require.NoError(t, err)
+	for i, r := range res.Items {
+		require.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
+	}
+	assert.Equal(t, 10000/20+1, n, "the calls and one probe")
+	assert.Equal(t, 10003, srv.ItemCount(b24.EntityDeal))
+}
+
+// TestProbeOfAHeldOriginatorLooksUp: an originator the portal holds items
+// of has its rows looked up key by key (a row already there is found), while
+// the rows of an originator it holds nothing of in the same input are not.
+func TestProbeOfAHeldOriginatorLooksUp(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv)
+	held := deals(1, true)
+	held[0].OriginatorID, held[0].OriginID = "CRM-Y ", "o-7" // found as "crm-y"
+	before, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, held)
+	require.NoError(t, err)
+
+	items := deals(400, true)
+	for i := range items {
+		if i%2 == 1 {
+			items[i].OriginatorID = "crm-y"
+		}
+	}
+	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items, b24.WithPacking(1))
+	require.NoError(t, err)
+	for i, r := range res.Items {
+		want := b24.ActionCreated
+		if i == 7 {
+			want = b24.ActionFound
+			assert.Equal(t, before.Items[0].ID, r.ID)
+		}
+		assert.Equal(t, want, r.Action, "row %d", i)
+	}
+	assert.Equal(t, 400, srv.ItemCount(b24.EntityDeal))
+}
+
+// TestFailedProbeSendsNothingUnchecked: while the probe fails, the rows
+// waiting for it are not sent (they might be in the portal); a later
+// window asks again, and no row is created twice.
+func TestFailedProbeSendsNothingUnchecked(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv, b24.WithRetry(b24.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	items := deals(200, true)
+	first, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, items)
+	require.NoError(t, err)
+
+	srv.InjectFault(b24test.Fault{Method: "crm.item.list", Kind: b24test.FaultRefuse, Code: "INTERNAL_SERVER_ERROR", Status: 500, Times: 2})
+	again := deals(3000, true)
+	res, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, again, b24.WithPacking(1))
+	require.ErrorContains(t, err, "INTERNAL_SERVER_ERROR")
+	require.NotNil(t, res)
+	notSent, created := 0, 0
+	for i, r := range res.Items {
+		switch {
+		case r.Status == b24.ItemNotSent:
+			notSent++
+			assert.Less(t, i, 1000, "only the first windows wait for the probe")
+		case i < 200:
+			assert.Equal(t, b24.ActionFound, r.Action, "row %d", i)
+			assert.Equal(t, first.Items[i].ID, r.ID, "row %d", i)
+		default:
+			assert.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
+			created++
+		}
+	}
+	assert.GreaterOrEqual(t, notSent, 100, "the first window waited for the failed probe")
+	assert.Equal(t, 200+created, srv.ItemCount(b24.EntityDeal))
+	copies := storedByTitle(srv, b24.EntityDeal)
+	for title, ids := range copies {
+		assert.Len(t, ids, 1, "%s stored once", title)
+	}
+}

@@ -50,6 +50,13 @@ type feeder struct {
 	inflight  *lookup       // the lookup of the window before, running
 	spare     []pendingItem // a window buffer to reuse
 
+	// emptyClass is the last originatorId, as the rows spell it, whose
+	// class the portal held nothing of (see inEmptyClass).
+	emptyClass struct {
+		orig string
+		ok   bool
+	}
+
 	seenKeys keySet // hashed folded dedup keys of the rows read
 	seed     maphash.Seed
 
@@ -169,7 +176,7 @@ func describeKey(k dedup.Key) string {
 // in the portal (or rows before it still wait for theirs), else to be
 // created.
 func (f *feeder) route(p pendingItem) {
-	lookup := p.keyed && f.e.cfg.existing != ExistingCreate
+	lookup := p.keyed && f.e.cfg.existing != ExistingCreate && !f.inEmptyClass(p.key)
 	if !lookup && len(f.window) == 0 && f.inflight == nil {
 		f.create(p)
 		return
@@ -181,10 +188,27 @@ func (f *feeder) route(p pendingItem) {
 	if lookup {
 		f.lookups++
 	}
-	if f.lookups >= f.windowCap || len(f.window) >= 2*maxLookupWindow {
+	// A keyed row that needs no lookup while the window has none to do
+	// either: the probe has spoken, so the rows waiting go on at once.
+	drain := !lookup && p.keyed && f.lookups == 0
+	if drain || f.lookups >= f.windowCap || len(f.window) >= 2*maxLookupWindow {
 		f.launch()
 		f.windowCap = min(2*f.windowCap, maxLookupWindow)
 	}
+}
+
+// inEmptyClass reports whether k's class held nothing in the portal when
+// the import met it (see classProbes), remembering the last such
+// originatorId as given, which spares folding it row after row.
+func (f *feeder) inEmptyClass(k dedup.Key) bool {
+	if f.emptyClass.ok && k.OriginatorID == f.emptyClass.orig {
+		return true
+	}
+	if !f.e.classes.knownEmpty(k) {
+		return false
+	}
+	f.emptyClass.orig, f.emptyClass.ok = k.OriginatorID, true
+	return true
 }
 
 // lookup is a window's lookup running in the background: the next window
@@ -202,6 +226,17 @@ type lookup struct {
 func (f *feeder) launch() {
 	prev := f.inflight
 	f.inflight = nil
+	if !f.stopped && len(f.window) > 0 && f.lookups == 0 {
+		// Nothing to look up: the rows follow the ones before, in order.
+		rows := f.window
+		f.window = nil
+		f.settleLookup(prev)
+		for i := range rows {
+			f.create(rows[i])
+		}
+		f.spare = rows[:0]
+		return
+	}
 	if !f.stopped && len(f.window) > 0 {
 		l := &lookup{rows: f.window, done: make(chan struct{})}
 		f.window, f.lookups = nil, 0

@@ -78,6 +78,9 @@ type engine struct {
 	firstDone chan struct{}
 	firstOnce sync.Once
 	probeSent bool // run's own: the first unit has been dispatched
+	// classes tells which key classes the portal held nothing of when the
+	// import met them: their rows are not looked up.
+	classes classProbes
 	// board collects the waits of the import's requests; nil when no one
 	// watches progress, which keeps the request loop from reporting them.
 	board   *waitBoard

@@ -81,7 +81,8 @@ type BatchLister func(ctx context.Context, queries []Query) ([]Page, error)
 
 // Query is one crm.item.list request of a lookup: the items of an entity
 // type whose Field (originId or xmlId) is one of Values (and whose
-// originatorId is Originator, for originId), past id After, by id.
+// originatorId is Originator, for originId), past id After, by id. With
+// no Field it is a probe (see [ProbeQuery]).
 type Query struct {
 	EntityTypeID int
 	Select       []string
@@ -93,8 +94,11 @@ type Query struct {
 
 // Params are the query's crm.item.list parameters, for a JSON call.
 func (q Query) Params() map[string]any {
-	f := map[string]any{"@" + q.Field: q.Values}
-	if q.Field == "originId" {
+	f := map[string]any{}
+	if q.Field != "" {
+		f["@"+q.Field] = q.Values
+	}
+	if q.Originator != "" {
 		f["=originatorId"] = q.Originator
 	}
 	if q.After > 0 {
@@ -122,27 +126,46 @@ func (q Query) AppendCommand(dst []byte) ([]byte, error) {
 	}
 	e.Reset("filter")
 	e.Open()
-	if q.Field == "originId" {
+	if q.Originator != "" {
 		_ = e.Key("=originatorId")
 		if dst, err = e.String(dst, q.Originator); err != nil {
 			return dst, err
 		}
 	}
-	_ = e.Key("@" + q.Field)
-	e.Open()
-	for i, v := range q.Values {
-		e.Index(i)
-		if dst, err = e.String(dst, v); err != nil {
-			return dst, err
+	if q.Field != "" {
+		_ = e.Key("@" + q.Field)
+		e.Open()
+		for i, v := range q.Values {
+			e.Index(i)
+			if dst, err = e.String(dst, v); err != nil {
+				return dst, err
+			}
 		}
+		e.Close()
 	}
-	e.Close()
 	if q.After > 0 {
 		_ = e.Key(">id")
 		dst = e.Plain(dst, strconv.AppendInt(nil, q.After, 10))
 	}
 	return append(dst, "&order%5Bid%5D=ASC&start=-1"...), nil
 }
+
+// ProbeQuery asks whether the portal holds any item that could share a
+// key with key k (of entity type et): any item of k's originatorId, or,
+// for xmlId keys, any item of the type at all. An empty answer means no
+// key of that class is in the portal, so none of them needs looking up
+// one by one.
+func ProbeQuery(et int, k Key) Query {
+	q := Query{EntityTypeID: et, Select: []string{"id"}}
+	if !UsesXMLID(et) {
+		q.Originator = k.OriginatorID
+	}
+	return q
+}
+
+// Class names the keys one probe answers for: the folded originatorId,
+// or "" for xmlId keys (one class per entity type).
+func (k Key) Class() string { return fold(k.OriginatorID) }
 
 // PageSize is how many items one crm.item.list answer holds at most.
 const PageSize = 50

@@ -39,6 +39,42 @@ func TestQueryCommandMatchesParams(t *testing.T) {
 	}
 }
 
+func TestProbeQueryAsksForTheClassOnly(t *testing.T) {
+	for _, c := range []struct {
+		et     int
+		key    Key
+		filter map[string]any
+	}{
+		{2, Key{OriginatorID: "CRM x", OriginID: "7"}, map[string]any{"=originatorId": "CRM x"}},
+		{1032, Key{XMLID: "inv-9"}, map[string]any{}},
+	} {
+		q := ProbeQuery(c.et, c.key)
+		p := q.Params()
+		if a, b := fmt.Sprint(p["filter"]), fmt.Sprint(c.filter); a != b {
+			t.Errorf("et %d: JSON filter %s, want %s", c.et, a, b)
+		}
+		cmd, err := q.AppendCommand(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, query, _ := strings.Cut(string(cmd), "?")
+		got, err := phpquery.Parse(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := got["filter"].(map[string]any)
+		if f == nil {
+			f = map[string]any{}
+		}
+		if a, b := fmt.Sprint(f), fmt.Sprint(c.filter); a != b || fmt.Sprint(got["select"]) != "[id]" {
+			t.Errorf("et %d: command %s, want filter %s selecting id", c.et, cmd, b)
+		}
+	}
+	if a, b := (Key{OriginatorID: "CRM-7 "}).Class(), (Key{OriginatorID: "crm-7"}).Class(); a != b {
+		t.Errorf("classes %q and %q differ; the portal compares them as one", a, b)
+	}
+}
+
 // portal answers queries from a list of items with ids 1..n.
 type portal struct {
 	items  []Key
