@@ -62,8 +62,10 @@ func runCloud(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 		best, bestReqs := ceiling.Best(p.ceilingPortal(), ceiling.Run{
 			Calls: cloudItems / b24.MaxBatchImportSize, PerRequest: 1, InFlight: conc, Start: w.start})
 		ratio := best.Seconds() / w.elapsed.Seconds()
-		fmt.Fprintf(out, "  concurrency %d: %d imported in %.2fs (%.0f cloud seconds), %d requests; best schedule %.2fs (%d requests); ratio %.3f\n",
-			conc, w.counts.imported, w.elapsed.Seconds(), w.elapsed.Seconds()*k, w.requests, best.Seconds(), bestReqs, ratio)
+		slot := p.window / 10
+		phase := float64(w.start.UnixNano()%int64(slot)) / float64(slot)
+		fmt.Fprintf(out, "  concurrency %d: %d imported in %.2fs (%.0f cloud seconds), %d requests; best schedule %.2fs (%d requests); ratio %.3f; began %.2f into a bucket\n",
+			conc, w.counts.imported, w.elapsed.Seconds(), w.elapsed.Seconds()*k, w.requests, best.Seconds(), bestReqs, ratio, phase)
 		fmt.Fprintf(out, "    refusals: %d × 503 QUERY_LIMIT_EXCEEDED, %d × 429 OPERATION_TIME_LIMIT; the portal's bucket peaked at %.1f of %d\n",
 			w.rateLimited, w.opLimited, w.bucketPeak, p.burst)
 		results = append(results, wholeResults(name, w, ratio, target, cloudItems)...)

@@ -358,6 +358,7 @@ func startMemProfile(file string) func() {
 			return
 		}
 		defer f.Close()
+		runtime.GC() // the profile shows the allocations as of the last collection
 		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
 			fmt.Fprintln(os.Stderr, "b24bench: memprofile:", err)
 		}

@@ -67,7 +67,7 @@ func runRerun(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 		return nil, fmt.Errorf("first run: %w", err)
 	}
 	firstReqs, firstWall := tr.n.Load()-r0, time.Since(t0)
-	fmt.Fprintf(out, "  first run: %d created in %.1fs, %d requests (the lookups that found nothing included)\n",
+	fmt.Fprintf(out, "  first run: %d created in %.1fs, %d requests (one asks whether the portal holds any item of the originator: it held none, so no key was looked up)\n",
 		countAction(first, b24.ActionCreated), firstWall.Seconds(), firstReqs)
 	r0 = tr.n.Load()
 	t0 = time.Now()
