@@ -362,3 +362,41 @@ func TestFailedProbeSendsNothingUnchecked(t *testing.T) {
 		assert.Len(t, ids, 1, "%s stored once", title)
 	}
 }
+
+// TestProbeOfXMLIDKeys: smart invoices are keyed by xmlId, so their probe
+// asks whether the type holds any item at all: none, and nothing is
+// looked up; one, and every key is (the row already there is found).
+func TestProbeOfXMLIDKeys(t *testing.T) {
+	srv := fakePortal(t)
+	c := fastClient(t, srv)
+	invoices := func(n int) []b24.Item {
+		items := make([]b24.Item, n)
+		for i := range items {
+			items[i] = b24.Item{Title: fmt.Sprintf("invoice-%d", i), XMLID: fmt.Sprintf("inv-%d", i)}
+		}
+		return items
+	}
+	var first *b24.BatchImportResult
+	var err error
+	n := countRequests(srv, func() {
+		first, err = c.CRMItem.BatchImport(t.Context(), b24.EntitySmartInvoice, invoices(1000), b24.WithPacking(1))
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1000/20+1, n, "the calls and one probe")
+
+	var again *b24.BatchImportResult
+	n = countRequests(srv, func() {
+		again, err = c.CRMItem.BatchImport(t.Context(), b24.EntitySmartInvoice, invoices(1100), b24.WithPacking(1))
+	})
+	require.NoError(t, err)
+	assert.Greater(t, n, 100/20+1, "the keys were looked up")
+	for i, r := range again.Items {
+		if i < 1000 {
+			assert.Equal(t, b24.ActionFound, r.Action, "row %d", i)
+			assert.Equal(t, first.Items[i].ID, r.ID, "row %d", i)
+		} else {
+			assert.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
+		}
+	}
+	assert.Equal(t, 1100, srv.ItemCount(b24.EntitySmartInvoice))
+}

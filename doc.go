@@ -26,7 +26,9 @@
 // smart processes) and no row is ever created twice: before sending, the
 // keys are looked up and the rows already in the portal end imported with
 // their existing ids (ActionFound), so running the same import again
-// creates nothing; when a call's outcome is unknown, the rows are looked up
+// creates nothing (an originator the portal holds nothing of costs one
+// request to find out, and its keys are not looked up one by one); when a
+// call's outcome is unknown, the rows are looked up
 // again and only the missing ones are sent. [WithExisting] turns the first
 // into an upsert (ExistingUpdate) or switches it off (ExistingCreate).
 //
