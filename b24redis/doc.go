@@ -49,6 +49,21 @@
 // Every process that calls the portal with the same credentials must use
 // the same Redis, portal name, key prefix and limits.
 //
+// # One import split between processes
+//
+// Processes that share these limits may split one input between them; the
+// portal sees one client, and packed requests are sized from the share of
+// the rate each process really gets. With the default
+// [b24.ExistingSkip], each import first asks whether the portal holds any
+// item of the rows' originator; the processes that ask after another
+// one's first rows have landed find some and look every key up, which at
+// a portal bound by its request rate costs about two requests in five
+// more (three processes measured 0.69 of the best schedule, against 0.96
+// without lookups). When the parts are disjoint and none of them was
+// imported before, pass [b24.WithExisting]([b24.ExistingCreate]): keys
+// still guard each import's own retries. Re-run a part that stopped
+// midway with the default, which finds the rows it created.
+//
 // # When Redis is unreachable
 //
 // By default the limiter and the budget return an error matching

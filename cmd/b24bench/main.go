@@ -11,7 +11,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/b24bench [-regime request|packed|operating|cloud|fill|shared|concurrency|overhead|memory|rerun|read|all] [-quick] [-items N] [-packing N] [-concurrency N] [-cloud-scale N] [-existing skip|update|create] [-cpuprofile FILE]
+//	go run ./cmd/b24bench [-regime request|packed|operating|cloud|fill|shared|concurrency|overhead|memory|rerun|read|all] [-quick] [-items N] [-packing N] [-concurrency N] [-cloud-scale N] [-cloud-phase F] [-existing skip|update|create] [-cpuprofile FILE]
 //
 // It exits 1 when a target is missed, 2 on a usage or setup error. See
 // BENCHMARKS.md for the method and the results.
@@ -57,6 +57,9 @@ type settings struct {
 	conc     int
 	// cloudScale divides the cloud regime's times (and multiplies its rate).
 	cloudScale float64
+	// cloudPhase is where in a one-minute bucket each cloud run begins
+	// (0 to 1); negative: at once, wherever that falls.
+	cloudPhase float64
 	cpuProfile string // CPU profile of the overhead regime's default variant
 	memProfile string // allocation profile of the same run
 	existing   b24.Existing
@@ -90,6 +93,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the overhead regime's default variant to this file")
 	fs.StringVar(&s.memProfile, "memprofile", "", "write an allocation profile of the overhead regime's default variant to this file")
 	fs.Float64Var(&s.cloudScale, "cloud-scale", 0, "time scale of the cloud regime: its durations ÷ N, its rate × N (default 10)")
+	fs.Float64Var(&s.cloudPhase, "cloud-phase", defaultCloudPhase, "where in one of the portal's one-minute buckets each cloud run begins, 0 to 1 (negative: at once)")
 	existing := fs.String("existing", "skip", "WithExisting value of the import regimes: skip (the default: keyed rows are looked up first), update or create (no lookup)")
 	fs.IntVar(&s.rerun, "rerun-items", 0, "rows of the rerun regime (default 100000, 20000 with -quick)")
 	fs.StringVar(&s.readLatency, "read-latency", "60ms,40ms", "portal latency per call in the read regime: base,jitter")
@@ -130,6 +134,9 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	}
 	if !(s.cloudScale >= 1) {
 		return 2, fmt.Errorf("-cloud-scale must be at least 1")
+	}
+	if !(s.cloudPhase < 1) {
+		return 2, fmt.Errorf("-cloud-phase must be below 1")
 	}
 	if s.overhead == 0 {
 		s.overhead = 200_000

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -44,4 +45,30 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	code, err = run(t.Context(), []string{"stray"}, &out)
 	require.Error(t, err)
 	assert.Equal(t, 2, code)
+}
+
+func TestRunRejectsACloudPhaseOfOneOrMore(t *testing.T) {
+	var out bytes.Buffer
+	code, err := run(t.Context(), []string{"-regime", "cloud", "-cloud-phase", "1"}, &out)
+	require.ErrorContains(t, err, "-cloud-phase")
+	assert.Equal(t, 2, code)
+}
+
+func TestBeginAtPhase(t *testing.T) {
+	const slot = 20 * time.Millisecond
+	before := time.Now()
+	// The first moment at or after before that is half a slot into one.
+	want := before.Truncate(slot).Add(slot / 2)
+	if want.Before(before) {
+		want = want.Add(slot)
+	}
+	require.NoError(t, beginAtPhase(t.Context(), slot, 0.5))
+	// A timer never fires early; how late it fires depends on the
+	// machine, so only the lower side is asserted.
+	assert.False(t, time.Now().Before(want), "returned before the phase")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, beginAtPhase(ctx, time.Hour, 0.99), context.Canceled)
+	assert.NoError(t, beginAtPhase(ctx, time.Hour, -1), "a negative phase does not wait")
 }
