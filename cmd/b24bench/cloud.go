@@ -105,14 +105,7 @@ func beginAtPhase(ctx context.Context, slot time.Duration, phase float64) error 
 	if d < 0 {
 		d += slot
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return budget.Sleep(ctx, d, nil)
 }
 
 // ceilingPortal is the portal as internal/ceiling models it.
