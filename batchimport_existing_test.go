@@ -78,14 +78,7 @@ func TestReRunUnderFaults(t *testing.T) {
 			second, err := c.CRMItem.BatchImport(t.Context(), b24.EntityDeal, again, b24.WithPacking(4))
 			require.NoError(t, err)
 			assertExactlyOnce(t, srv, again, second)
-			for i, r := range second.Items {
-				if i < 600 {
-					assert.Equal(t, b24.ActionFound, r.Action, "row %d", i)
-					assert.Equal(t, first.Items[i].ID, r.ID, "row %d", i)
-				} else {
-					assert.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
-				}
-			}
+			assertFoundThenCreated(t, first, second, 600)
 			for i, r := range first.Items {
 				assert.Equal(t, i, r.Ref, "row %d carries its Ref", i)
 			}
@@ -390,13 +383,6 @@ func TestProbeOfXMLIDKeys(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Greater(t, n, 100/20+1, "the keys were looked up")
-	for i, r := range again.Items {
-		if i < 1000 {
-			assert.Equal(t, b24.ActionFound, r.Action, "row %d", i)
-			assert.Equal(t, first.Items[i].ID, r.ID, "row %d", i)
-		} else {
-			assert.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
-		}
-	}
+	assertFoundThenCreated(t, first, again, 1000)
 	assert.Equal(t, 1100, srv.ItemCount(b24.EntitySmartInvoice))
 }

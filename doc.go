@@ -27,7 +27,7 @@
 // keys are looked up and the rows already in the portal end imported with
 // their existing ids (ActionFound), so running the same import again
 // creates nothing (an originator the portal holds nothing of costs one
-// request to find out, and its keys are not looked up one by one); when a
+// request to find out, and then none of its keys is looked up); when a
 // call's outcome is unknown, the rows are looked up
 // again and only the missing ones are sent. [WithExisting] turns the first
 // into an upsert (ExistingUpdate) or switches it off (ExistingCreate).

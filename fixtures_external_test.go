@@ -87,6 +87,20 @@ func assertExactlyOnce(t *testing.T, srv *b24test.Server, items []b24.Item, res 
 	}
 }
 
+// assertFoundThenCreated checks a re-run whose first found rows were in
+// the portal already, as the first run left them, and whose rest were new.
+func assertFoundThenCreated(t *testing.T, first, again *b24.BatchImportResult, found int) {
+	t.Helper()
+	for i, r := range again.Items {
+		if i < found {
+			assert.Equal(t, b24.ActionFound, r.Action, "row %d", i)
+			assert.Equal(t, first.Items[i].ID, r.ID, "row %d", i)
+		} else {
+			assert.Equal(t, b24.ActionCreated, r.Action, "row %d", i)
+		}
+	}
+}
+
 // assertIDsAscending checks that rows were created in input order.
 func assertIDsAscending(t *testing.T, res *b24.BatchImportResult) {
 	t.Helper()

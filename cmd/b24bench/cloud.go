@@ -53,20 +53,20 @@ func runCloud(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 	if s.quick {
 		levels = levels[1:] // the sequential run is in the full benchmark
 	}
+	slot := p.window / 10 // one of the portal's buckets
 	var results []result
 	for _, conc := range levels {
 		name := fmt.Sprintf("cloud c=%d", conc)
-		if err := beginAtPhase(ctx, p.window/10, s.cloudPhase); err != nil {
+		if err := beginAtPhase(ctx, slot, s.cloudPhase); err != nil {
 			return nil, err
 		}
 		w, err := importWhole(ctx, p, cloudItems, conc, 0, nil)
 		if err != nil {
 			return nil, err
 		}
-		best, bestReqs := ceiling.Best(p.ceilingPortal(), ceiling.Run{
-			Calls: cloudItems / b24.MaxBatchImportSize, PerRequest: 1, InFlight: conc, Start: w.start})
+		run := ceiling.Run{Calls: cloudItems / b24.MaxBatchImportSize, PerRequest: 1, InFlight: conc, Start: w.start}
+		best, bestReqs := ceiling.Best(p.ceilingPortal(), run)
 		ratio := best.Seconds() / w.elapsed.Seconds()
-		slot := p.window / 10
 		phase := float64(w.start.UnixNano()%int64(slot)) / float64(slot)
 		fmt.Fprintf(out, "  concurrency %d: %d imported in %.2fs (%.0f cloud seconds), %d requests; best schedule %.2fs (%d requests); ratio %.3f; began %.2f into a bucket\n",
 			conc, w.counts.imported, w.elapsed.Seconds(), w.elapsed.Seconds()*k, w.requests, best.Seconds(), bestReqs, ratio, phase)
@@ -74,8 +74,7 @@ func runCloud(ctx context.Context, out io.Writer, s settings) ([]result, error) 
 		// is left between the two is the reserve's price, not pacing.
 		reserved := p.ceilingPortal()
 		reserved.Burst = budget.SafeBurst(p.burst)
-		bestReserved, _ := ceiling.Best(reserved, ceiling.Run{
-			Calls: cloudItems / b24.MaxBatchImportSize, PerRequest: 1, InFlight: conc, Start: w.start})
+		bestReserved, _ := ceiling.Best(reserved, run)
 		fmt.Fprintf(out, "    best schedule with the client's burst of %d of %d: %.2fs; ratio %.3f\n",
 			reserved.Burst, p.burst, bestReserved.Seconds(), bestReserved.Seconds()/w.elapsed.Seconds())
 		fmt.Fprintf(out, "    refusals: %d × 503 QUERY_LIMIT_EXCEEDED, %d × 429 OPERATION_TIME_LIMIT; the portal's bucket peaked at %.1f of %d\n",
